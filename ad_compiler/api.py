@@ -1,0 +1,214 @@
+"""The visible chain: parse -> reverse -> optimize -> emit -> load, and the Python entry points."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import math
+import textwrap
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import emit, load, optimize, parse, reverse
+from .errors import CompileError, Source, run_deep
+from .ir import Program, Trace
+
+
+@dataclass
+class Compiled:
+    """A compiled source: its traces, the generated programs and module source, and the module.
+
+    Attribute access falls through to the generated module: `compiled.grad_f(1.0, 2.0)`.
+    """
+
+    filename: str
+    traces: dict[str, Trace]
+    programs: list[Program]
+    source: str
+    _module: types.ModuleType | None = field(default=None, repr=False)
+
+    @property
+    def module(self) -> types.ModuleType:
+        """The generated module, loaded from a real file."""
+        if self._module is None:
+            self._module = load.load_source(self.source, Path(self.filename).stem)
+        return self._module
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.module, name)
+
+
+def _user_names(text: str) -> set[str]:
+    tree = ast.parse(text)
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.FunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name)
+    return names
+
+
+def _check_generated_names(mod: parse.Module, selected: Sequence[str]) -> None:
+    generated: dict[str, str] = {}
+    for name in mod.functions:
+        for made in (name, f"grad_{name}", f"value_and_grad_{name}"):
+            if made in generated and generated[made] != name:
+                other = generated[made]
+                clash = name if made != name else other
+                raise mod.source.error(
+                    mod.functions[clash],
+                    f"function name `{made}` clashes with the gradient adc generates for "
+                    f"`{other if made != other else name}`",
+                    f"rename `{made}`",
+                )
+            generated[made] = name
+    del selected
+
+
+def compile_source(
+    text: str,
+    filename: str = "<source>",
+    function: str | None = None,
+    wrt: Sequence[str] | None = None,
+) -> Compiled:
+    """Compile source text: every function (or only `function`), gradients w.r.t. `wrt`."""
+
+    def work() -> Compiled:
+        mod = parse.read_module(Source(text, filename))
+        names = list(mod.functions)
+        if function is not None:
+            if function not in mod.functions:
+                raise CompileError(
+                    f"no function `{function}` in {filename}",
+                    filename=filename,
+                    hint="functions here: " + ", ".join(names),
+                )
+            names = [function]
+        _check_generated_names(mod, names)
+        traces = {n: parse.lower_function(mod, n) for n in names}
+        programs: list[Program] = []
+        for name, trace in traces.items():
+            selected = list(wrt) if wrt else None
+            if selected is not None:
+                for w in selected:
+                    if w not in trace.params:
+                        raise mod.source.error(
+                            mod.functions[name],
+                            f"`{name}` has no parameter `{w}` to differentiate by",
+                            "parameters: " + ", ".join(trace.params),
+                        )
+            programs += [optimize.optimize(p) for p in reverse.programs(trace, selected)]
+        source = emit.module_source(programs, Path(filename).name, _user_names(text))
+        return Compiled(filename, traces, programs, source)
+
+    try:
+        return run_deep(work)
+    except (RecursionError, MemoryError) as exc:
+        raise CompileError(
+            f"the input is too large or deeply nested to compile ({type(exc).__name__})",
+            filename=filename,
+            hint="split the expression into several assignments",
+        ) from None
+
+
+def read_source(path: str | Path) -> str:
+    """The text of a source file; a missing or undecodable file is a CompileError."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise CompileError(f"no such file: {p}", filename=str(p), hint="check the path") from None
+    except IsADirectoryError:
+        raise CompileError(f"{p} is a directory", filename=str(p), hint="name a .py file") from None
+    except OSError as exc:
+        raise CompileError(f"cannot read {p}: {exc.strerror}", filename=str(p)) from None
+    return parse.decode(data, str(p))
+
+
+def compile_file(
+    path: str | Path, function: str | None = None, wrt: Sequence[str] | None = None
+) -> Compiled:
+    """Compile a source file (see `compile_source`)."""
+    return compile_source(read_source(path), str(path), function, wrt)
+
+
+# ---------------------------------------------------------------------------------------------
+# Live functions
+# ---------------------------------------------------------------------------------------------
+
+
+def _function_source(fn: types.FunctionType, seen: set[str], parts: dict[str, str]) -> None:
+    """Collect `fn`'s source and what it refers to (helpers, constants, imports) into parts."""
+    if fn.__name__ in seen:
+        return
+    seen.add(fn.__name__)
+    text = textwrap.dedent(inspect.getsource(fn))
+    tree = ast.parse(text)
+    fdef = tree.body[0]
+    if isinstance(fdef, ast.FunctionDef):
+        fdef.decorator_list = []
+        text = ast.unparse(fdef)
+    globals_ = fn.__globals__
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Name) or node.id not in globals_:
+            continue
+        value = globals_[node.id]
+        name = node.id
+        if isinstance(value, types.ModuleType) and value.__name__ in ("math", "numpy"):
+            alias = "" if name == value.__name__ else f" as {name}"
+            parts.setdefault(f"import:{name}", f"import {value.__name__}{alias}")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            parts.setdefault(f"const:{name}", f"{name} = {value!r}")
+        elif isinstance(value, types.FunctionType) and value is not fn:
+            _function_source(value, seen, parts)
+        elif callable(value):
+            owner = getattr(value, "__module__", None) or ""
+            lib = "numpy" if owner.startswith("numpy") or type(value).__name__ == "ufunc" else owner
+            if lib in ("math", "numpy") and hasattr(value, "__name__"):
+                alias = "" if name == value.__name__ else f" as {name}"
+                parts.setdefault(f"import:{name}", f"from {lib} import {value.__name__}{alias}")
+    parts[f"def:{fn.__name__}"] = text
+
+
+def _compile_live(fn: Callable[..., Any], wrt: Sequence[str] | None) -> Compiled:
+    if not isinstance(fn, types.FunctionType):
+        raise TypeError(f"adc can differentiate Python functions, not {type(fn).__name__}")
+    parts: dict[str, str] = {}
+    _function_source(fn, set(), parts)
+    order = sorted(parts, key=lambda k: ("import", "const", "def").index(k.split(":")[0]))
+    text = "\n".join(parts[k] for k in order) + "\n"
+    filename = inspect.getsourcefile(fn) or "<function>"
+    return compile_source(text, filename, fn.__name__, wrt)
+
+
+def grad(fn: Callable[..., Any], wrt: Sequence[str] | None = None) -> Callable[..., tuple]:
+    """The gradient of a live function: a callable returning one partial per parameter."""
+    return getattr(_compile_live(fn, wrt).module, f"grad_{fn.__name__}")
+
+
+def value_and_grad(
+    fn: Callable[..., Any], wrt: Sequence[str] | None = None
+) -> Callable[..., tuple]:
+    """A callable returning (value, gradient tuple) of a live function."""
+    return getattr(_compile_live(fn, wrt).module, f"value_and_grad_{fn.__name__}")
+
+
+__all__ = [
+    "Compiled",
+    "compile_source",
+    "compile_file",
+    "read_source",
+    "grad",
+    "value_and_grad",
+    "math",
+]

@@ -1,0 +1,215 @@
+"""Programs to Python source: the only user of astor.
+
+Every generated name is chosen against the user's identifiers, so nothing the user called a
+variable (`z1`, `xbar`, `math`, `grad_f` ...) can be shadowed. Each adjoint line carries a
+comment naming the trace step whose edge it is.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import math
+from collections.abc import Iterable, Sequence
+
+import astor
+
+from . import __version__
+from .ir import Assign, BinOp, Call, Const, Expr, Neg, Program, Temp, Trace, Var, namer, walk
+from .rules import rule
+
+_COMMENT_COLUMN = 40
+
+
+def _fresh(base: str, taken: set[str]) -> str:
+    name = base
+    while name in taken or keyword.iskeyword(name):
+        name += "_"
+    taken.add(name)
+    return name
+
+
+class Names:
+    """Python names for one trace's variables, adjoints and temporaries."""
+
+    def __init__(self, trace: Trace, taken: Iterable[str], modules: dict[str, str]) -> None:
+        self.trace = trace
+        self.modules = modules
+        used = set(taken) | set(trace.params) | set(modules.values())
+        self.primal: dict[int, str] = {v: p for v, p in zip(trace.inputs, trace.params)}
+        for s in trace.steps:
+            self.primal[s.index] = _fresh(f"z{s.index}", used)
+        self.adjoint: dict[int, str] = {}
+        for v in [*trace.inputs, *(s.index for s in trace.steps)]:
+            self.adjoint[v] = _fresh(self.primal[v] + "bar", used)
+        self._used = used
+        self._temps: dict[int, str] = {}
+
+    def of(self, node: Var | Temp) -> str:
+        if isinstance(node, Temp):
+            if node.id not in self._temps:
+                self._temps[node.id] = _fresh(f"_t{node.id}", self._used)
+            return self._temps[node.id]
+        return (self.adjoint if node.bar else self.primal)[node.id]
+
+
+def _number(value: float | int, names: Names) -> ast.expr:
+    if isinstance(value, float) and not math.isfinite(value):
+        attr = "nan" if math.isnan(value) else "inf"
+        node: ast.expr = ast.Attribute(ast.Name(names.modules["math"], ast.Load()), attr, ast.Load())
+        return ast.UnaryOp(ast.USub(), node) if value < 0 else node
+    if value < 0 or (value == 0 and math.copysign(1, value) < 0):
+        return ast.UnaryOp(ast.USub(), ast.Constant(-value))
+    return ast.Constant(value)
+
+
+_AST_OPS = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div, "**": ast.Pow}
+
+
+def to_ast(expr: Expr, names: Names) -> ast.expr:
+    """The Python expression for `expr`."""
+    if isinstance(expr, Const):
+        return _number(expr.value, names)
+    if isinstance(expr, (Var, Temp)):
+        return ast.Name(names.of(expr), ast.Load())
+    if isinstance(expr, Neg):
+        return ast.UnaryOp(ast.USub(), to_ast(expr.operand, names))
+    if isinstance(expr, Call):
+        args = [to_ast(a, names) for a in expr.args]
+        if expr.lib == "builtins":
+            if expr.fn == "abs" and "abs" in names.trace.params:
+                func: ast.expr = ast.Attribute(
+                    ast.Name(names.modules["math"], ast.Load()), "fabs", ast.Load()
+                )
+            else:
+                func = ast.Name(expr.fn, ast.Load())
+        else:
+            func = ast.Attribute(ast.Name(names.modules[expr.lib], ast.Load()), expr.fn, ast.Load())
+        return ast.Call(func, args, [])
+    assert isinstance(expr, BinOp)
+    left, right = to_ast(expr.left, names), to_ast(expr.right, names)
+    if expr.op in (">", "<"):
+        cmp = ast.Gt() if expr.op == ">" else ast.Lt()
+        return ast.Compare(left, [cmp], [right])
+    return ast.BinOp(left, _AST_OPS[expr.op](), right)
+
+
+def _statement(line: Assign, names: Names) -> ast.stmt:
+    target = ast.Name(names.of(line.target), ast.Store())
+    expr, op = line.expr, ast.Add()
+    if line.accumulate and isinstance(expr, Neg):
+        expr, op = expr.operand, ast.Sub()
+    value = to_ast(expr, names)
+    if line.accumulate:
+        value = ast.BinOp(ast.Name(names.of(line.target), ast.Load()), op, value)
+    return ast.Assign([target], value)
+
+
+def _render(nodes: Sequence[ast.AST]) -> list[str]:
+    """astor's rendering of each node, one physical line each."""
+    if not nodes:
+        return []
+    text = astor.to_source(ast.Module(list(nodes), []), pretty_source="".join)
+    lines = text.splitlines()
+    assert len(lines) == len(nodes), "a generated statement spans several lines"
+    return lines
+
+
+def _comment(line: Assign, trace: Trace) -> str:
+    name = namer(trace, "z")
+    if line.kind == "seed":
+        return f"seed: d{name(trace.output)}/d{name(trace.output)} = 1"
+    if line.step is None or line.kind == "primal":
+        return ""
+    step = trace.step(line.step)
+    text = f"{name(step.index)} = {rule(step).show(step, name)}"
+    if line.kind == "temp":
+        return f"partial product for {text}"
+    return text
+
+
+def _signature(program: Program) -> str:
+    trace = program.trace
+    args = [ast.arg(p) for p in trace.params]
+    defaults = [
+        _plain_number(trace.defaults[p]) for p in trace.params if p in trace.defaults
+    ]
+    fdef = ast.FunctionDef(
+        program.name, ast.arguments([], args, None, [], [], None, defaults), [ast.Pass()], [], None
+    )
+    return astor.to_source(fdef).splitlines()[0]
+
+
+def _plain_number(value: float | int) -> ast.expr:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("defaults must be finite")
+    return ast.UnaryOp(ast.USub(), ast.Constant(-value)) if value < 0 else ast.Constant(value)
+
+
+def _docstring(program: Program) -> str:
+    fname = program.trace.name
+    grads = ", ".join(f"d{fname}/d{p}" for p in program.wrt)
+    if program.grads is None:
+        return f"The primal {fname}, as a trace of {len(program.trace.steps)} steps."
+    if program.value is None:
+        return f"Gradient of {fname}: ({grads})."
+    return f"Value and gradient of {fname}: ({fname}, ({grads}))."
+
+
+def function_source(program: Program, names: Names) -> str:
+    """The `def` of one program."""
+    body = program.body
+    statements = _render([_statement(line, names) for line in body])
+    out = [_signature(program), f'    """{_docstring(program)}"""']
+    reverse_started = False
+    for line, code in zip(body, statements):
+        if line.kind != "primal" and not reverse_started:
+            out.append("    # reverse sweep")
+            reverse_started = True
+        comment = _comment(line, program.trace)
+        if comment:
+            code = f"{code:<{_COMMENT_COLUMN - 4}}  # {comment}"
+        out.append("    " + code)
+    results: list[ast.expr] = []
+    if program.value is not None:
+        results.append(to_ast(program.value, names))
+    if program.grads is not None:
+        grads = ast.Tuple([to_ast(g, names) for g in program.grads], ast.Load())
+        results.append(grads)
+    ret = results[0] if len(results) == 1 else ast.Tuple(results, ast.Load())
+    out.append("    " + _render([ast.Return(ret)])[0])
+    return "\n".join(out)
+
+
+def module_source(
+    programs: Sequence[Program], source_name: str, user_names: Iterable[str]
+) -> str:
+    """The whole generated module for `programs` (each trace's f, grad_f, value_and_grad_f)."""
+    taken = set(user_names) | {p.name for p in programs}
+    uses_numpy = any(
+        isinstance(n, Call) and n.lib == "numpy"
+        for p in programs
+        for line in p.body
+        for n in walk(line.expr)
+    )
+    modules = {"math": _fresh("math", taken)}
+    if uses_numpy:
+        modules["numpy"] = _fresh("np", taken)
+    header = [
+        f'"""Gradients of {source_name}, generated by adc {__version__}.',
+        "",
+        "Do not edit: compile the source again. Functions: "
+        + ", ".join(p.name for p in programs)
+        + '."""',
+        "import math" if modules["math"] == "math" else f"import math as {modules['math']}",
+    ]
+    if uses_numpy:
+        header.append(f"import numpy as {modules['numpy']}")
+    parts = ["\n".join(header)]
+    names_by_trace: dict[int, Names] = {}
+    for program in programs:
+        key = id(program.trace)
+        if key not in names_by_trace:
+            names_by_trace[key] = Names(program.trace, taken, modules)
+        parts.append(function_source(program, names_by_trace[key]))
+    return "\n\n\n".join(parts) + "\n"

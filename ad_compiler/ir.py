@@ -1,0 +1,371 @@
+"""The SSA trace of the seed's computation model, the expression language of its derivatives,
+and a tiny evaluator that tests hold the generated code against.
+
+Variables are integers in the seed's own numbering: a function of d inputs reads v_{1-d}..v_0,
+and its steps are z_1..z_T (v_1..v_T). Names are chosen only when printing or emitting.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+Number = Union[int, float]
+
+# ---------------------------------------------------------------------------------------------
+# Expressions: the right-hand sides of primal and adjoint statements
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Const:
+    """A numeric literal."""
+
+    value: Number
+
+
+@dataclass(frozen=True)
+class Var:
+    """A trace variable (`bar=False`) or its adjoint (`bar=True`)."""
+
+    id: int
+    bar: bool = False
+
+
+@dataclass(frozen=True)
+class Temp:
+    """A temporary of the adjoint code (partial products and the like)."""
+
+    id: int
+
+
+@dataclass(frozen=True)
+class BinOp:
+    """`left op right` for op in + - * / ** > <."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Neg:
+    """Unary minus."""
+
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class Call:
+    """A whitelisted library function: lib is 'math', 'numpy' or 'builtins'."""
+
+    lib: str
+    fn: str
+    args: tuple[Expr, ...]
+
+
+Expr = Union[Const, Var, Temp, BinOp, Neg, Call]
+
+ONE = Const(1)
+
+
+def add(a: Expr, b: Expr) -> Expr:
+    """a + b, dropping a literal zero."""
+    if isinstance(a, Const) and a.value == 0:
+        return b
+    if isinstance(b, Const) and b.value == 0:
+        return a
+    if isinstance(b, Neg):
+        return BinOp("-", a, b.operand)
+    return BinOp("+", a, b)
+
+
+def neg(a: Expr) -> Expr:
+    """-a, folding literals and double negation."""
+    if isinstance(a, Const):
+        return Const(-a.value)
+    if isinstance(a, Neg):
+        return a.operand
+    return Neg(a)
+
+
+def mul(a: Expr, b: Expr) -> Expr:
+    """a * b, simplifying multiplication by 1 and -1, and `a * (1 / d)` to `a / d`."""
+    if isinstance(a, Const) and isinstance(b, Const):
+        return Const(a.value * b.value)
+    if isinstance(b, Const) and not isinstance(a, Const):
+        a, b = b, a
+    if isinstance(a, Const):
+        if a.value == 1:
+            return b
+        if a.value == -1:
+            return neg(b)
+    if isinstance(b, Neg):
+        return neg(mul(a, b.operand))
+    if isinstance(a, Neg) and not isinstance(b, Const):
+        return neg(mul(a.operand, b))
+    if isinstance(b, BinOp) and b.op == "/":
+        return BinOp("/", a if b.left == ONE else mul(a, b.left), b.right)
+    if isinstance(b, BinOp) and b.op == "*" and not isinstance(a, Const):
+        return BinOp("*", mul(a, b.left), b.right)
+    return BinOp("*", a, b)
+
+
+def div(a: Expr, b: Expr) -> Expr:
+    """a / b."""
+    if isinstance(a, Neg):
+        return neg(div(a.operand, b))
+    return BinOp("/", a, b)
+
+
+def power(a: Expr, p: Number) -> Expr:
+    """a ** p, with p = 1 elided."""
+    if p == 1:
+        return a
+    return BinOp("**", a, Const(p))
+
+
+def walk(expr: Expr) -> list[Expr]:
+    """Every node of `expr`, parents before children."""
+    out: list[Expr] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if isinstance(node, BinOp):
+            stack.extend((node.right, node.left))
+        elif isinstance(node, Neg):
+            stack.append(node.operand)
+        elif isinstance(node, Call):
+            stack.extend(reversed(node.args))
+    return out
+
+
+def reads(expr: Expr) -> set[Var | Temp]:
+    """The variables, adjoints and temporaries that `expr` reads."""
+    return {n for n in walk(expr) if isinstance(n, (Var, Temp))}
+
+
+# ---------------------------------------------------------------------------------------------
+# The trace
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """z_index = op[params](args): one node of the trace, one edge per argument."""
+
+    index: int
+    op: str
+    args: tuple[int, ...]
+    params: tuple[Any, ...]
+    line: int = 0
+
+
+@dataclass
+class Trace:
+    """A function lowered to a straight-line SSA trace z_1..z_T of the seed's model."""
+
+    name: str
+    params: tuple[str, ...]
+    steps: list[Step]
+    output: int
+    defaults: dict[str, Number] = field(default_factory=dict)
+    line: int = 0
+    source_text: str = ""
+
+    @property
+    def inputs(self) -> list[int]:
+        """The input variables' ids, v_{1-d}..v_0, in parameter order."""
+        d = len(self.params)
+        return [i - d + 1 for i in range(d)]
+
+    def input_id(self, name: str) -> int:
+        """The id of parameter `name`."""
+        return self.params.index(name) - len(self.params) + 1
+
+    @property
+    def edges(self) -> int:
+        """E: the number of edges (arguments read) of the computation graph."""
+        return sum(len(s.args) for s in self.steps)
+
+    def step(self, var: int) -> Step:
+        """The step that defines variable `var` (a step id, not an input)."""
+        return self.steps[var - 1]
+
+    def uses_numpy(self) -> bool:
+        """Whether any step calls numpy."""
+        return any("numpy" in s.params for s in self.steps)
+
+
+# ---------------------------------------------------------------------------------------------
+# Naming for printing: the slide's z_t (inputs by name) or the table's v_i
+# ---------------------------------------------------------------------------------------------
+
+
+def namer(trace: Trace, notation: str = "z") -> Callable[[int], str]:
+    """A function giving the display name of a variable id in notation 'z' or 'v'."""
+    params = trace.params
+
+    def name(var: int) -> str:
+        if notation == "v":
+            return f"v{var}"
+        if var <= 0:
+            return params[var + len(params) - 1]
+        return f"z{var}"
+
+    return name
+
+
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "neg": 3, "**": 4, ">": 0, "<": 0}
+
+
+def show_number(value: Number, digits: int | None = None) -> str:
+    """A number as a person writes it: 2, 0.5, 2*pi, pi/2, or rounded to `digits`."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, int) or float(value).is_integer():
+        if abs(value) < 1e15:
+            return str(int(value))
+    for k in (1, 2, 3, 4, 6, 8):
+        for m in range(1, 9):
+            if value == m * math.pi / k or value == -m * math.pi / k:
+                sign = "-" if value < 0 else ""
+                mult = "" if m == 1 else f"{m}*"
+                return f"{sign}{mult}pi" + ("" if k == 1 else f"/{k}")
+    if digits is not None:
+        return f"{value:.{digits}g}"
+    return repr(float(value))
+
+
+def show(
+    expr: Expr,
+    name: Callable[[int], str],
+    digits: int | None = None,
+    temp_name: Callable[[int], str] = lambda k: f"t{k}",
+) -> str:
+    """Infix text of `expr` with variables named by `name` (adjoints get a 'bar' suffix)."""
+
+    def go(e: Expr, outer: int) -> str:
+        if isinstance(e, Const):
+            text = show_number(e.value, digits)
+            return f"({text})" if text.startswith("-") and outer > 0 else text
+        if isinstance(e, Var):
+            return name(e.id) + ("bar" if e.bar else "")
+        if isinstance(e, Temp):
+            return temp_name(e.id)
+        if isinstance(e, Neg):
+            text = "-" + go(e.operand, _PRECEDENCE["neg"])
+            return f"({text})" if outer >= _PRECEDENCE["neg"] else text
+        if isinstance(e, Call):
+            return f"{e.fn}(" + ", ".join(go(a, 0) for a in e.args) + ")"
+        p = _PRECEDENCE[e.op]
+        right_p = p + 1 if e.op in "-/" else p
+        if e.op == "**":
+            left, right = go(e.left, p + 1), go(e.right, p)
+            text = f"{left}^{right}"
+        else:
+            left, right = go(e.left, p), go(e.right, right_p)
+            text = f"{left} {e.op} {right}"
+        return f"({text})" if outer > p else text
+
+    return go(expr, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The reference evaluator
+# ---------------------------------------------------------------------------------------------
+
+
+def _sign(x: Any) -> Any:
+    return (x > 0) - (x < 0)
+
+
+def library(lib: str) -> Mapping[str, Callable[..., Any]] | Any:
+    """The namespace that a Call's `lib` refers to."""
+    if lib == "math":
+        return math
+    if lib == "numpy":
+        import numpy
+
+        return numpy
+    return {"abs": abs, "sign": _sign}
+
+
+def evaluate(expr: Expr, env: Mapping[Var | Temp, Any]) -> Any:
+    """The value of `expr` with variables, adjoints and temporaries taken from `env`."""
+    if isinstance(expr, Const):
+        return expr.value
+    if isinstance(expr, (Var, Temp)):
+        return env[expr]
+    if isinstance(expr, Neg):
+        return -evaluate(expr.operand, env)
+    if isinstance(expr, Call):
+        ns = library(expr.lib)
+        fn = ns[expr.fn] if isinstance(ns, dict) else getattr(ns, expr.fn)
+        return fn(*(evaluate(a, env) for a in expr.args))
+    a, b = evaluate(expr.left, env), evaluate(expr.right, env)
+    return _BINARY[expr.op](a, b)
+
+
+_BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+    "**": lambda a, b: a**b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Programs: what the emitter writes, one function each
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assign:
+    """`target = expr` (or `target = target + expr` when accumulating): one line of code.
+
+    kind is 'primal' (computes step `step`), 'seed' (dz_T/dz_T = 1), 'edge' (the contribution
+    of edge `arg` of step `step` to its parent's adjoint) or 'temp' (a partial product).
+    """
+
+    target: Var | Temp
+    expr: Expr
+    kind: str
+    step: int | None = None
+    arg: int | None = None
+    accumulate: bool = False
+    partial: Expr | None = None
+
+
+@dataclass
+class Program:
+    """One generated function: its body and what it returns (value, gradient tuple, or both)."""
+
+    name: str
+    trace: Trace
+    body: list[Assign]
+    value: Expr | None
+    grads: tuple[Expr, ...] | None
+    wrt: tuple[str, ...] = ()
+
+    def results(self) -> list[Expr]:
+        """Every expression the function returns."""
+        return ([self.value] if self.value is not None else []) + list(self.grads or ())
+
+
+def execute(body: Sequence[Assign], env: dict[Var | Temp, Any]) -> list[Any]:
+    """Run `body` on `env` (updated in place); the value each line leaves in its target."""
+    values = []
+    for a in body:
+        value = evaluate(a.expr, env)
+        if a.accumulate:
+            value = env[a.target] + value
+        env[a.target] = value
+        values.append(value)
+    return values

@@ -1,0 +1,83 @@
+"""The seed's reverse sweep: from a trace to the program computing its gradient.
+
+Seed dz_T/dz_T = 1, then for t = T..1 each edge (t -> parent) adds zbar_t * dz_t/dz_parent to the
+parent's adjoint: the first contribution assigns, later ones accumulate. O(V + E) lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .ir import Assign, Const, Expr, Program, Temp, Trace, Var
+from .rules import rule
+
+
+def primal_body(trace: Trace) -> list[Assign]:
+    """The lines computing z_1..z_T."""
+    return [Assign(Var(s.index), rule(s).primal(s), "primal", step=s.index) for s in trace.steps]
+
+
+def needed_adjoints(trace: Trace, wrt: Sequence[str]) -> set[int]:
+    """The variables whose adjoint reaches a parameter in `wrt` (the only ones worth computing)."""
+    needs = {trace.input_id(name) for name in wrt}
+    for s in trace.steps:
+        if any(a in needs for a in s.args):
+            needs.add(s.index)
+    return needs
+
+
+def adjoint_body(trace: Trace, wrt: Sequence[str]) -> tuple[list[Assign], tuple[Expr, ...]]:
+    """The reverse sweep's lines, and the gradient tuple they leave (one entry per `wrt`)."""
+    needs = needed_adjoints(trace, wrt)
+    body: list[Assign] = []
+    assigned: set[int] = set()
+    temps = 0
+
+    def fresh() -> Temp:
+        nonlocal temps
+        temps += 1
+        return Temp(temps)
+
+    if trace.output in needs:
+        body.append(Assign(Var(trace.output, True), Const(1.0), "seed"))
+        assigned.add(trace.output)
+    for s in reversed(trace.steps):
+        if s.index not in assigned:
+            continue
+        defs, edges = rule(s).contributions(s, Var(s.index, True), fresh)
+        edges = [e for e in edges if s.args[e[0]] in needs]
+        if not edges:
+            continue
+        body.extend(Assign(t, e, "temp", step=s.index) for t, e in defs)
+        for i, contribution, partial in edges:
+            parent = s.args[i]
+            body.append(
+                Assign(
+                    Var(parent, True),
+                    contribution,
+                    "edge",
+                    step=s.index,
+                    arg=i,
+                    accumulate=parent in assigned,
+                    partial=partial,
+                )
+            )
+            assigned.add(parent)
+    grads = tuple(
+        Var(trace.input_id(n), True) if trace.input_id(n) in assigned else Const(0.0) for n in wrt
+    )
+    return body, grads
+
+
+def programs(trace: Trace, wrt: Sequence[str] | None = None) -> list[Program]:
+    """The three functions generated for a trace: f, grad_f and value_and_grad_f."""
+    wrt = tuple(trace.params if wrt is None else wrt)
+    primal = primal_body(trace)
+    adjoint, grads = adjoint_body(trace, wrt)
+    out = Var(trace.output)
+    name = trace.name
+    return [
+        Program(name, trace, primal, out, None, wrt),
+        Program(f"grad_{name}", trace, primal + adjoint, None, grads, wrt),
+        Program(f"value_and_grad_{name}", trace, primal + adjoint, out, grads, wrt),
+    ]

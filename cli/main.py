@@ -1,0 +1,208 @@
+"""`adc`: thin click commands over ad_compiler's api and report."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ad_compiler import __version__
+from ad_compiler.api import Compiled, compile_source, read_source
+from ad_compiler.errors import CompileError
+from ad_compiler.load import write_atomic
+from ad_compiler.parse import Module, read_module
+from ad_compiler.report import run_report, trace_dict, trace_text
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def clean_errors(fn: F) -> F:
+    """Report bad input as one located message on stderr with exit status 1, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CompileError as exc:
+            click.echo(exc.render(), err=True)
+            sys.exit(1)
+        except (RecursionError, MemoryError) as exc:
+            click.echo(f"error: the input is too large to process ({type(exc).__name__})", err=True)
+            sys.exit(1)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a bug in adc: still no traceback for the user
+            click.echo(
+                f"adc: internal error: {type(exc).__name__}: {exc}\n"
+                "hint: this is a bug in adc; please report it with the input file",
+                err=True,
+            )
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _default_function(mod: Module) -> str:
+    """The function a command works on by default: the last one no other function calls."""
+    called: set[str] = set()
+    import ast
+
+    for fdef in mod.functions.values():
+        for node in ast.walk(fdef):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                if node.func.id != fdef.name:
+                    called.add(node.func.id)
+    roots = [n for n in mod.functions if n not in called]
+    return (roots or list(mod.functions))[-1]
+
+
+def _compile(file: str, function: str | None, wrt: list[str] | None = None) -> Compiled:
+    text = read_source(file)
+    return compile_source(text, file, function, wrt)
+
+
+def _pick(file: str, function: str | None) -> tuple[Compiled, str]:
+    text = read_source(file)
+    if function is None:
+        from ad_compiler.errors import Source
+
+        function = _default_function(read_module(Source(text, file)))
+    compiled = compile_source(text, file, function)
+    compiled.traces[function].source_text = text
+    return compiled, function
+
+
+@click.group()
+@click.version_option(__version__, prog_name="adc")
+def main() -> None:
+    """adc: compile Python functions to readable reverse-mode gradient code."""
+
+
+@main.command("compile")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", help="Output path; '-' for stdout. Default: <stem>_grad.py.")
+@click.option("--function", "function", help="Compile only this function.")
+@click.option("--wrt", help="Comma-separated parameters to differentiate by, in this order.")
+@clean_errors
+def compile_cmd(file: str, output: str | None, function: str | None, wrt: str | None) -> None:
+    """Write a module with f, grad_f and value_and_grad_f for every function in FILE."""
+    names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
+    compiled = _compile(file, function, names)
+    if output == "-":
+        click.echo(compiled.source, nl=False)
+        return
+    src = Path(file)
+    out = Path(output) if output else src.with_name(f"{src.stem}_grad.py")
+    if _same_file(src, out):
+        raise CompileError(
+            f"refusing to overwrite the input file {file}",
+            filename=file,
+            hint="choose another output with -o",
+        )
+    if out.parent and not out.parent.exists():
+        raise CompileError(
+            f"output directory {out.parent} does not exist", filename=file, hint="create it first"
+        )
+    write_atomic(out, compiled.source)
+    made = ", ".join(p.name for p in compiled.programs)
+    click.echo(f"wrote {out} ({made})", err=True)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if b.exists() and os.path.samefile(a, b):
+            return True
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+@main.command("trace")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--function", "function", help="The function to show (default: the main one).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@clean_errors
+def trace_cmd(file: str, function: str | None, fmt: str) -> None:
+    """Print the SSA trace z1..zT of a function in the seed's computation model."""
+    compiled, function = _pick(file, function)
+    trace = compiled.traces[function]
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(trace_dict(trace), indent=2))
+    else:
+        click.echo(trace_text(trace))
+
+
+def _parse_values(pairs: tuple[str, ...], file: str) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name.strip():
+            raise CompileError(
+                f"cannot read the argument `{pair}`", filename=file, hint="write NAME=VALUE, e.g. x1=2"
+            )
+        try:
+            values[name.strip()] = float(text)
+        except ValueError:
+            raise CompileError(
+                f"`{text}` is not a number (for {name})", filename=file, hint="e.g. x1=2.5"
+            ) from None
+    return values
+
+
+@main.command("run")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("values", nargs=-1)
+@click.option("--function", "function", help="The function to run (default: the main one).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text"
+)
+@click.option("--notation", type=click.Choice(["v", "z"]), default="v", help="v_i or z_t names.")
+@clean_errors
+def run_cmd(
+    file: str, values: tuple[str, ...], function: str | None, fmt: str, notation: str
+) -> None:
+    """Compile, run at NAME=VALUE ... and print the primal and adjoint traces."""
+    compiled, function = _pick(file, function)
+    trace = compiled.traces[function]
+    given = _parse_values(values, file)
+    for name in given:
+        if name not in trace.params:
+            raise CompileError(
+                f"`{function}` has no parameter `{name}`",
+                filename=file,
+                hint="parameters: " + ", ".join(trace.params),
+            )
+    inputs: dict[str, float] = {}
+    for p in trace.params:
+        if p in given:
+            inputs[p] = given[p]
+        elif p in trace.defaults:
+            inputs[p] = trace.defaults[p]
+        else:
+            raise CompileError(
+                f"no value for `{p}` and no default", filename=file, hint=f"pass {p}=VALUE"
+            )
+    report_first = run_report  # evaluate the tables first: a domain error is reported there
+    fn = getattr(compiled.module, f"value_and_grad_{function}")
+    from ad_compiler.report import primal_values
+
+    primal_values(trace, inputs, file)
+    value, grads = fn(*inputs.values())
+    report = report_first(trace, inputs, value, grads, notation, file)
+    if fmt == "json":
+        click.echo(report.to_json())
+    elif fmt == "markdown":
+        click.echo(report.to_markdown())
+    else:
+        click.echo(report.to_text())
+
+
+if __name__ == "__main__":
+    main()
