@@ -43,21 +43,6 @@ class Compiled:
         return getattr(self.module, name)
 
 
-def _user_names(text: str) -> set[str]:
-    tree = ast.parse(text)
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            names.add(node.id)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, ast.FunctionDef):
-            names.add(node.name)
-        elif isinstance(node, ast.alias):
-            names.add(node.asname or node.name)
-    return names
-
-
 def _check_generated_names(mod: parse.Module, selected: Sequence[str]) -> None:
     generated: dict[str, str] = {}
     for name in mod.functions:
@@ -108,7 +93,7 @@ def compile_source(
                             "parameters: " + ", ".join(trace.params),
                         )
             programs += [optimize.optimize(p) for p in reverse.programs(trace, selected)]
-        source = emit.module_source(programs, Path(filename).name, _user_names(text))
+        source = emit.module_source(programs, Path(filename).name, parse.identifiers(mod))
         return Compiled(filename, traces, programs, source)
 
     try:

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 import astor
 
 from . import __version__
-from .ir import Assign, BinOp, Call, Const, Expr, Neg, Program, Temp, Trace, Var, namer, walk
-from .rules import rule
+from .ir import Assign, BinOp, Call, Const, Expr, Neg, Program, Temp, Trace, Var, namer
+from .rules import lib_of, rule
 
 _COMMENT_COLUMN = 40
 
@@ -156,20 +156,15 @@ def _docstring(program: Program) -> str:
     return f"Value and gradient of {fname}: ({fname}, ({grads}))."
 
 
-def function_source(program: Program, names: Names) -> str:
-    """The `def` of one program."""
-    body = program.body
-    statements = _render([_statement(line, names) for line in body])
+def function_source(program: Program, names: Names, lines: dict[int, str]) -> str:
+    """The `def` of one program; `lines` holds each statement's rendered line by id."""
     out = [_signature(program), f'    """{_docstring(program)}"""']
     reverse_started = False
-    for line, code in zip(body, statements):
+    for line in program.body:
         if line.kind != "primal" and not reverse_started:
             out.append("    # reverse sweep")
             reverse_started = True
-        comment = _comment(line, program.trace)
-        if comment:
-            code = f"{code:<{_COMMENT_COLUMN - 4}}  # {comment}"
-        out.append("    " + code)
+        out.append("    " + lines[id(line)])
     results: list[ast.expr] = []
     if program.value is not None:
         results.append(to_ast(program.value, names))
@@ -181,17 +176,30 @@ def function_source(program: Program, names: Names) -> str:
     return "\n".join(out)
 
 
+def _render_lines(programs: Sequence[Program], names: Names) -> dict[int, str]:
+    """Each distinct statement of `programs` rendered once, with its comment, by id."""
+    unique: dict[int, Assign] = {}
+    for program in programs:
+        for line in program.body:
+            unique.setdefault(id(line), line)
+    codes = _render([_statement(line, names) for line in unique.values()])
+    comments: dict[tuple, str] = {}
+    out: dict[int, str] = {}
+    for (key, line), code in zip(unique.items(), codes):
+        ckey = (line.kind, line.step)
+        if ckey not in comments:
+            comments[ckey] = _comment(line, programs[0].trace)
+        comment = comments[ckey]
+        out[key] = f"{code:<{_COMMENT_COLUMN - 4}}  # {comment}" if comment else code
+    return out
+
+
 def module_source(
     programs: Sequence[Program], source_name: str, user_names: Iterable[str]
 ) -> str:
     """The whole generated module for `programs` (each trace's f, grad_f, value_and_grad_f)."""
     taken = set(user_names) | {p.name for p in programs}
-    uses_numpy = any(
-        isinstance(n, Call) and n.lib == "numpy"
-        for p in programs
-        for line in p.body
-        for n in walk(line.expr)
-    )
+    uses_numpy = any(lib_of(s) == "numpy" for p in programs for s in p.trace.steps)
     modules = {"math": _fresh("math", taken)}
     if uses_numpy:
         modules["numpy"] = _fresh("np", taken)
@@ -206,10 +214,11 @@ def module_source(
     if uses_numpy:
         header.append(f"import numpy as {modules['numpy']}")
     parts = ["\n".join(header)]
-    names_by_trace: dict[int, Names] = {}
+    by_trace: dict[int, list[Program]] = {}
     for program in programs:
-        key = id(program.trace)
-        if key not in names_by_trace:
-            names_by_trace[key] = Names(program.trace, taken, modules)
-        parts.append(function_source(program, names_by_trace[key]))
+        by_trace.setdefault(id(program.trace), []).append(program)
+    for group in by_trace.values():
+        names = Names(group[0].trace, taken, modules)
+        lines = _render_lines(group, names)
+        parts += [function_source(program, names, lines) for program in group]
     return "\n\n\n".join(parts) + "\n"

@@ -230,11 +230,11 @@ def show_number(value: Number, digits: int | None = None) -> str:
         if abs(value) < 1e15:
             return str(int(value))
     for k in (1, 2, 3, 4, 6, 8):
-        for m in range(1, 9):
-            if value == m * math.pi / k or value == -m * math.pi / k:
-                sign = "-" if value < 0 else ""
-                mult = "" if m == 1 else f"{m}*"
-                return f"{sign}{mult}pi" + ("" if k == 1 else f"/{k}")
+        m = round(value * k / math.pi)
+        if 1 <= abs(m) <= 8 and value == m * math.pi / k:
+            sign = "-" if m < 0 else ""
+            mult = "" if abs(m) == 1 else f"{abs(m)}*"
+            return f"{sign}{mult}pi" + ("" if k == 1 else f"/{k}")
     if digits is not None:
         return f"{value:.{digits}g}"
     return repr(float(value))
@@ -258,7 +258,7 @@ def show(
             return temp_name(e.id)
         if isinstance(e, Neg):
             text = "-" + go(e.operand, _PRECEDENCE["neg"])
-            return f"({text})" if outer >= _PRECEDENCE["neg"] else text
+            return f"({text})" if outer > 0 else text
         if isinstance(e, Call):
             return f"{e.fn}(" + ", ".join(go(a, 0) for a in e.args) + ")"
         p = _PRECEDENCE[e.op]

@@ -212,10 +212,26 @@ class Module:
     """What the fence found at module level."""
 
     source: Source
+    tree: ast.Module | None = None
     modules: dict[str, str] = field(default_factory=dict)  # alias -> 'math' | 'numpy'
     imported: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (lib, attr)
     constants: dict[str, Number] = field(default_factory=dict)
     functions: dict[str, ast.FunctionDef] = field(default_factory=dict)
+
+
+def identifiers(mod: Module) -> set[str]:
+    """Every identifier the source uses: generated names must avoid them all."""
+    names: set[str] = set()
+    for node in ast.walk(mod.tree) if mod.tree is not None else ():
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.FunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name)
+    return names
 
 
 def _check_name(src: Source, node: ast.AST, name: str) -> None:
@@ -237,7 +253,7 @@ def read_module(source: Source) -> Module:
         raise source.error_at(
             1, 1, f"cannot parse the file: {exc}", "write plain UTF-8 Python source"
         ) from None
-    mod = Module(source)
+    mod = Module(source, tree)
     body = list(tree.body)
     if body and _is_docstring(body[0]):
         body = body[1:]
@@ -496,6 +512,12 @@ class Lowering:
     def attribute(self, node: ast.Attribute) -> tuple[str, str]:
         """(library, attribute) for `math.x` / `np.x`; anything else is rejected."""
         base = node.value
+        if isinstance(base, ast.Name) and base.id in ("math", "np", "numpy"):
+            if base.id not in self.mod.modules:
+                module = "numpy as np" if base.id == "np" else base.id
+                raise self.src.error(
+                    base, f"`{base.id}` is not imported", f"add `import {module}` at the top"
+                )
         if not isinstance(base, ast.Name) or base.id not in self.mod.modules:
             raise self.src.error(
                 node,
@@ -590,14 +612,14 @@ class Lowering:
                 raise self.src.error(
                     func, f"`{ident}` is never allowed", "adc compiles arithmetic only"
                 )
+            if ident in self.env or ident in self.mod.constants:
+                raise self.src.error(func, f"`{ident}` is a number, not a function")
             if ident == "abs":
                 return "builtins", "abs"
             if ident in self.mod.imported:
                 lib, attr = self.mod.imported[ident]
                 if attr in SOURCE_NAMES[lib]:
                     return lib, SOURCE_NAMES[lib][attr]
-            if ident in self.env or ident in self.mod.constants:
-                raise self.src.error(func, f"`{ident}` is a number, not a function")
             hint = _supported_functions()
             if ident in SOURCE_NAMES["math"]:
                 hint = f"import it: `from math import {ident}`, or call `math.{ident}(x)`"
