@@ -56,7 +56,9 @@ class Names:
 def _number(value: float | int, names: Names) -> ast.expr:
     if isinstance(value, float) and not math.isfinite(value):
         attr = "nan" if math.isnan(value) else "inf"
-        node: ast.expr = ast.Attribute(ast.Name(names.modules["math"], ast.Load()), attr, ast.Load())
+        node: ast.expr = ast.Attribute(
+            ast.Name(names.modules["math"], ast.Load()), attr, ast.Load()
+        )
         return ast.UnaryOp(ast.USub(), node) if value < 0 else node
     if value < 0 or (value == 0 and math.copysign(1, value) < 0):
         return ast.UnaryOp(ast.USub(), ast.Constant(-value))
@@ -131,9 +133,7 @@ def _comment(line: Assign, trace: Trace) -> str:
 def _signature(program: Program) -> str:
     trace = program.trace
     args = [ast.arg(p) for p in trace.params]
-    defaults = [
-        _plain_number(trace.defaults[p]) for p in trace.params if p in trace.defaults
-    ]
+    defaults = [_plain_number(trace.defaults[p]) for p in trace.params if p in trace.defaults]
     fdef = ast.FunctionDef(
         program.name, ast.arguments([], args, None, [], [], None, defaults), [ast.Pass()], [], None
     )
@@ -194,9 +194,7 @@ def _render_lines(programs: Sequence[Program], names: Names) -> dict[int, str]:
     return out
 
 
-def module_source(
-    programs: Sequence[Program], source_name: str, user_names: Iterable[str]
-) -> str:
+def module_source(programs: Sequence[Program], source_name: str, user_names: Iterable[str]) -> str:
     """The whole generated module for `programs` (each trace's f, grad_f, value_and_grad_f)."""
     taken = set(user_names) | {p.name for p in programs}
     uses_numpy = any(lib_of(s) == "numpy" for p in programs for s in p.trace.steps)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
-Number = Union[int, float]
+Number = int | float
 
 # ---------------------------------------------------------------------------------------------
 # Expressions: the right-hand sides of primal and adjoint statements
@@ -66,7 +66,7 @@ class Call:
     args: tuple[Expr, ...]
 
 
-Expr = Union[Const, Var, Temp, BinOp, Neg, Call]
+Expr = Const | Var | Temp | BinOp | Neg | Call
 
 ONE = Const(1)
 

@@ -193,7 +193,10 @@ _EXPRESSION_HINTS: dict[type, tuple[str, str]] = {
     ast.BoolOp: ("`and`/`or` are not supported", "write a branch-free arithmetic expression"),
     ast.IfExp: ("conditional expressions are not supported", "write a branch-free expression"),
     ast.List: ("lists are not supported", "pass each value as a parameter"),
-    ast.Tuple: ("tuples are not supported", "return a single scalar; write one function per output"),
+    ast.Tuple: (
+        "tuples are not supported",
+        "return a single scalar; write one function per output",
+    ),
     ast.Dict: ("dicts are not supported", "pass each value as a parameter"),
     ast.Set: ("sets are not supported", "pass each value as a parameter"),
     ast.JoinedStr: ("strings are not supported", "the language is numeric"),
@@ -326,9 +329,7 @@ def _module_statement(mod: Module, stmt: ast.stmt) -> None:
     elif isinstance(stmt, ast.FunctionDef):
         _check_function(src, stmt)
         if stmt.name in mod.functions:
-            raise src.error(
-                stmt, f"function `{stmt.name}` is defined twice", "rename one of them"
-            )
+            raise src.error(stmt, f"function `{stmt.name}` is defined twice", "rename one of them")
         mod.functions[stmt.name] = stmt
     elif _is_main_guard(stmt) or _is_docstring(stmt):
         return
@@ -482,8 +483,11 @@ class Lowering:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             kind = "strings" if isinstance(value, (str, bytes)) else f"`{value!r}`"
             raise self.src.error(
-                node, f"{kind} are not supported" if kind == "strings" else f"{kind} is not a "
-                "real number", "use an int or float literal"
+                node,
+                f"{kind} are not supported"
+                if kind == "strings"
+                else f"{kind} is not a real number",
+                "use an int or float literal",
             )
         return Form(_tame(value, self.src, node))
 
@@ -665,7 +669,8 @@ class Lowering:
             raise self.src.error(
                 node,
                 f"recursion is not supported (`{name}` calls itself through "
-                + " -> ".join((*self.stack[self.stack.index(name):], name)) + ")",
+                + " -> ".join((*self.stack[self.stack.index(name) :], name))
+                + ")",
                 "write the computation out without recursion",
             )
         fdef = self.mod.functions[name]
@@ -706,13 +711,23 @@ def default_value(mod: Module, node: ast.expr) -> Number:
 
 
 def _supported_functions() -> str:
-    return "supported: " + ", ".join(sorted(SOURCE_NAMES["math"])) + ", abs, and this file's functions"
+    return (
+        "supported: " + ", ".join(sorted(SOURCE_NAMES["math"])) + ", abs, and this file's functions"
+    )
 
 
 def _op_text(op: ast.AST) -> str:
     return {
-        ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
-        ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^", ast.Invert: "~", ast.Not: "not",
+        ast.FloorDiv: "//",
+        ast.Mod: "%",
+        ast.MatMult: "@",
+        ast.LShift: "<<",
+        ast.RShift: ">>",
+        ast.BitOr: "|",
+        ast.BitAnd: "&",
+        ast.BitXor: "^",
+        ast.Invert: "~",
+        ast.Not: "not",
     }.get(type(op), type(op).__name__)
 
 
@@ -747,7 +762,9 @@ def _tame(value: Number, src: Source, node: ast.AST | None) -> Number:
         try:
             return float(value)
         except OverflowError:
-            raise src.error(node, "constant too large for a float", "use a smaller number") from None
+            raise src.error(
+                node, "constant too large for a float", "use a smaller number"
+            ) from None
     return value
 
 
@@ -893,8 +910,13 @@ def _schedule(steps: list[Step], output: int) -> tuple[list[Step], int]:
         return number.get(a, a)
 
     final = [
-        Step(number[v], by_id[v].op, tuple(rename(a) for a in by_id[v].args), by_id[v].params,
-             by_id[v].line)
+        Step(
+            number[v],
+            by_id[v].op,
+            tuple(rename(a) for a in by_id[v].args),
+            by_id[v].params,
+            by_id[v].line,
+        )
         for v in order
     ]
     return final, rename(output)

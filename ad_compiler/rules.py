@@ -248,9 +248,7 @@ _UNARY: dict[str, UnaryFunction] = {
     "exp": UnaryFunction("exp", "exp", lambda u, y, f: y, "exp(u)"),
     "log": UnaryFunction("log", "log", lambda u, y, f: div(ONE, u), "1/u"),
     "sqrt": UnaryFunction("sqrt", "sqrt", lambda u, y, f: div(Const(0.5), y), "1/(2 sqrt(u))"),
-    "tanh": UnaryFunction(
-        "tanh", "tanh", lambda u, y, f: BinOp("-", ONE, _sq(y)), "1 - tanh(u)^2"
-    ),
+    "tanh": UnaryFunction("tanh", "tanh", lambda u, y, f: BinOp("-", ONE, _sq(y)), "1 - tanh(u)^2"),
     "sinh": UnaryFunction("sinh", "sinh", lambda u, y, f: f("cosh", u), "cosh(u)"),
     "cosh": UnaryFunction("cosh", "cosh", lambda u, y, f: f("sinh", u), "sinh(u)"),
     "asin": UnaryFunction(
@@ -305,7 +303,9 @@ class Unary(Rule):
 
     def partial(self, step: Step, i: int) -> Expr:
         lib = step.params[2]
-        d = _UNARY[self.fn].derivative(_argument(step), Var(step.index), lambda f, u: call(lib, f, u))
+        d = _UNARY[self.fn].derivative(
+            _argument(step), Var(step.index), lambda f, u: call(lib, f, u)
+        )
         return mul(Const(step.params[0]), d)
 
 

@@ -145,7 +145,9 @@ def _parse_values(pairs: tuple[str, ...], file: str) -> dict[str, float]:
         name, sep, text = pair.partition("=")
         if not sep or not name.strip():
             raise CompileError(
-                f"cannot read the argument `{pair}`", filename=file, hint="write NAME=VALUE, e.g. x1=2"
+                f"cannot read the argument `{pair}`",
+                filename=file,
+                hint="write NAME=VALUE, e.g. x1=2",
             )
         try:
             values[name.strip()] = float(text)
@@ -160,9 +162,7 @@ def _parse_values(pairs: tuple[str, ...], file: str) -> dict[str, float]:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.argument("values", nargs=-1)
 @click.option("--function", "function", help="The function to run (default: the main one).")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text"
-)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text")
 @click.option("--notation", type=click.Choice(["v", "z"]), default="v", help="v_i or z_t names.")
 @clean_errors
 def run_cmd(

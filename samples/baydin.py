@@ -1,4 +1,5 @@
 """The evaluation-trace example of the lecture (Baydin et al.): y = ln(x1) + x1*x2 - sin(x2)."""
+
 from math import log, sin
 
 

@@ -1,4 +1,5 @@
 """The computation-graph example of the lecture's slide."""
+
 from math import exp, pi, sin
 
 
