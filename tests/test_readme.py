@@ -1,0 +1,69 @@
+"""The README shows real output: its blocks are compared with what adc prints, and run."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+
+from .conftest import ROOT, SAMPLES, run_adc
+
+README = (ROOT / "README.md").read_text()
+
+
+def _blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", README, flags=re.S)
+
+
+def test_readme_opens_with_exactly_the_two_setup_commands() -> None:
+    first = _blocks("sh")[0].splitlines()
+    assert [line.split("#")[0].strip() for line in first] == ["make run", "make test"]
+    assert README.index("```sh") < README.index("```text")
+
+
+def test_readme_run_table_is_what_adc_prints() -> None:
+    proc = run_adc("run", str(SAMPLES / "baydin.py"))
+    assert proc.returncode == 0, proc.stderr
+    assert _blocks("text")[0] == proc.stdout
+
+
+def test_readme_trace_is_what_adc_prints() -> None:
+    proc = run_adc("trace", str(SAMPLES / "slide.py"))
+    assert proc.returncode == 0, proc.stderr
+    assert _blocks("text")[1] == proc.stdout
+
+
+def test_readme_error_example_is_what_adc_prints(tmp_path) -> None:
+    path = tmp_path / "loop.py"
+    path.write_text("def f(x):\n    y = x\n    for i in range(3):\n        y = y * x\n    return y\n")
+    proc = run_adc("compile", "loop.py", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert _blocks("text")[2] == proc.stderr
+
+
+def test_readme_generated_code_is_what_adc_writes() -> None:
+    proc = run_adc("compile", str(SAMPLES / "slide.py"), "-o", "-")
+    assert proc.returncode == 0, proc.stderr
+    shown = _blocks("python")[1]
+    assert shown.startswith("def grad_f(w1, w2):")
+    assert shown in proc.stdout
+
+
+def test_readme_python_example_runs(tmp_path) -> None:
+    script = tmp_path / "example.py"
+    checks = (
+        "\nh = 1e-6\n"
+        "fd = (loss(0.3 + h) - loss(0.3 - h)) / (2 * h)\n"
+        "assert abs(ad_compiler.grad(loss)(0.3)[0] - fd) < 1e-8\n"
+        "print(ad_compiler.value_and_grad(loss, wrt=['w'])(0.3))\n"
+    )
+    script.write_text(_blocks("python")[2] + checks)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    value, (dw,) = eval(proc.stdout)
+    assert abs(value - math.log(1 + math.exp(-0.15))) < 1e-15 and dw < 0
