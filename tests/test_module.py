@@ -170,8 +170,7 @@ def test_interrupted_write_leaves_old_file_and_no_debris(tmp_path, monkeypatch) 
 def test_wrt_restricts_and_orders_the_tuple_and_skips_other_work(tmp_path: Path) -> None:
     src = tmp_path / "m.py"
     src.write_text(
-        "from math import sin, exp\n\n"
-        "def f(T1, T2, t3):\n    return sin(T1 * T2) + exp(t3) * t3\n"
+        "from math import sin, exp\n\ndef f(T1, T2, t3):\n    return sin(T1 * T2) + exp(t3) * t3\n"
     )
     proc = run_adc("compile", str(src), "--wrt", "t3,T1", "-o", "-")
     assert proc.returncode == 0, proc.stderr

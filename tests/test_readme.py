@@ -37,7 +37,9 @@ def test_readme_trace_is_what_adc_prints() -> None:
 
 def test_readme_error_example_is_what_adc_prints(tmp_path) -> None:
     path = tmp_path / "loop.py"
-    path.write_text("def f(x):\n    y = x\n    for i in range(3):\n        y = y * x\n    return y\n")
+    path.write_text(
+        "def f(x):\n    y = x\n    for i in range(3):\n        y = y * x\n    return y\n"
+    )
     proc = run_adc("compile", "loop.py", cwd=tmp_path)
     assert proc.returncode == 1
     assert _blocks("text")[2] == proc.stderr
