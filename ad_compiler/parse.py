@@ -495,7 +495,11 @@ class Lowering:
         ident = node.id
         _check_name(self.src, node, ident)
         if ident in self.env:
-            return self.env[ident]
+            form = self.env[ident]
+            settled = self.settle(form)
+            if settled is not form:
+                self.env[ident] = settled
+            return settled
         if ident in self.mod.constants:
             return Form(self.mod.constants[ident])
         if ident in self.mod.imported:
@@ -512,6 +516,23 @@ class Lowering:
         raise self.src.error(
             node, f"undefined name `{ident}`", "define it before use, or make it a parameter"
         )
+
+    def settle(self, form: Form) -> Form:
+        """The form as a name holds it: a constant or a scaled variable, never a longer sum.
+
+        Keeping names symbolic would let a re-assigned sum grow by a term per statement
+        (`z = z * 0.9 + sin(z)`), making the trace quadratic in the source.
+        """
+        if form.is_const():
+            return form
+        single = form.single()
+        if single is None:
+            return Form.atom(self.b.variable(form))
+        c, m = single
+        if len(m) == 1 and m[0][1] == 1:
+            return form
+        atom = ((self.b.monomial(m), 1),)
+        return Form(0, {atom: (atom, c)})
 
     def attribute(self, node: ast.Attribute) -> tuple[str, str]:
         """(library, attribute) for `math.x` / `np.x`; anything else is rejected."""
