@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import mpmath
+import numpy as np
 import pytest
 
 from ad_compiler import ir
@@ -265,6 +266,7 @@ def test_rule_against_independent_reference(op: str) -> None:
     checked = kinks = 0
     for params in CASES[op]:
         step = _trace(op, params).steps[0]
+        samples: list[tuple[list[float], Any, list[Any]]] = []
         mparams = tuple(mp.mpf(p) if isinstance(p, (int, float)) else p for p in params)
         for _ in range(POINTS):
             xs = _sample(op, params, rng)
@@ -320,6 +322,16 @@ def test_rule_against_independent_reference(op: str) -> None:
             noise = t * 1e-13 * (1 + sum(abs(g) for g in contrib))
             assert r2 <= r1 / 3 or r1 <= noise, f"{where}: Taylor remainder {r1} -> {r2}"
             checked += 1
+            samples.append((xs, value, contrib))
+
+        # with lib "numpy" the step works elementwise on arrays, as numpy code must
+        if "numpy" in params:
+            arrays = [np.array([xs[i] for xs, _, _ in samples]) for i in range(len(step.args))]
+            value, contrib, _ = _run(step, arrays, 1.0)
+            assert np.allclose(value, [v for _, v, _ in samples], rtol=1e-13, atol=0)
+            for i in range(len(step.args)):
+                expected_i = [float(c[i]) for _, _, c in samples]
+                assert np.allclose(contrib[i], expected_i, rtol=1e-13, atol=1e-300), f"{params}"
 
         # the subgradient at a kink
         for u, expected_du in SUBGRADIENTS.get(op, []):
