@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import inspect
-import math
 import textwrap
 import types
 from collections.abc import Callable, Sequence
@@ -43,7 +42,8 @@ class Compiled:
         return getattr(self.module, name)
 
 
-def _check_generated_names(mod: parse.Module, selected: Sequence[str]) -> None:
+def _check_generated_names(mod: parse.Module) -> None:
+    """Reject a function whose name is one adc generates for another (`grad_f` beside `f`)."""
     generated: dict[str, str] = {}
     for name in mod.functions:
         for made in (name, f"grad_{name}", f"value_and_grad_{name}"):
@@ -57,7 +57,6 @@ def _check_generated_names(mod: parse.Module, selected: Sequence[str]) -> None:
                     f"rename `{made}`",
                 )
             generated[made] = name
-    del selected
 
 
 def compile_source(
@@ -79,7 +78,7 @@ def compile_source(
                     hint="functions here: " + ", ".join(names),
                 )
             names = [function]
-        _check_generated_names(mod, names)
+        _check_generated_names(mod)
         traces = {n: parse.lower_function(mod, n) for n in names}
         programs: list[Program] = []
         for name, trace in traces.items():
@@ -195,5 +194,4 @@ __all__ = [
     "read_source",
     "grad",
     "value_and_grad",
-    "math",
 ]

@@ -195,10 +195,6 @@ class Trace:
         """The step that defines variable `var` (a step id, not an input)."""
         return self.steps[var - 1]
 
-    def uses_numpy(self) -> bool:
-        """Whether any step calls numpy."""
-        return any("numpy" in s.params for s in self.steps)
-
 
 # ---------------------------------------------------------------------------------------------
 # Naming for printing: the slide's z_t (inputs by name) or the table's v_i

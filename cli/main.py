@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import functools
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -13,10 +15,10 @@ import click
 
 from ad_compiler import __version__
 from ad_compiler.api import Compiled, compile_source, read_source
-from ad_compiler.errors import CompileError
+from ad_compiler.errors import CompileError, Source
 from ad_compiler.load import write_atomic
 from ad_compiler.parse import Module, read_module
-from ad_compiler.report import run_report, trace_dict, trace_text
+from ad_compiler.report import primal_values, run_report, trace_dict, trace_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,8 +52,6 @@ def clean_errors(fn: F) -> F:
 def _default_function(mod: Module) -> str:
     """The function a command works on by default: the last one no other function calls."""
     called: set[str] = set()
-    import ast
-
     for fdef in mod.functions.values():
         for node in ast.walk(fdef):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -69,8 +69,6 @@ def _compile(file: str, function: str | None, wrt: list[str] | None = None) -> C
 def _pick(file: str, function: str | None) -> tuple[Compiled, str]:
     text = read_source(file)
     if function is None:
-        from ad_compiler.errors import Source
-
         function = _default_function(read_module(Source(text, file)))
     compiled = compile_source(text, file, function)
     compiled.traces[function].source_text = text
@@ -132,8 +130,6 @@ def trace_cmd(file: str, function: str | None, fmt: str) -> None:
     compiled, function = _pick(file, function)
     trace = compiled.traces[function]
     if fmt == "json":
-        import json
-
         click.echo(json.dumps(trace_dict(trace), indent=2))
     else:
         click.echo(trace_text(trace))
@@ -189,13 +185,10 @@ def run_cmd(
             raise CompileError(
                 f"no value for `{p}` and no default", filename=file, hint=f"pass {p}=VALUE"
             )
-    report_first = run_report  # evaluate the tables first: a domain error is reported there
     fn = getattr(compiled.module, f"value_and_grad_{function}")
-    from ad_compiler.report import primal_values
-
-    primal_values(trace, inputs, file)
+    primal_values(trace, inputs, file)  # a point outside the domain is reported at its line
     value, grads = fn(*inputs.values())
-    report = report_first(trace, inputs, value, grads, notation, file)
+    report = run_report(trace, inputs, value, grads, notation, file)
     if fmt == "json":
         click.echo(report.to_json())
     elif fmt == "markdown":
