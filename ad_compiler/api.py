@@ -115,7 +115,9 @@ def read_source(path: str | Path) -> str:
     except IsADirectoryError:
         raise CompileError(f"{p} is a directory", filename=str(p), hint="name a .py file") from None
     except OSError as exc:
-        raise CompileError(f"cannot read {p}: {exc.strerror}", filename=str(p)) from None
+        raise CompileError(
+            f"cannot read {p}: {exc.strerror}", filename=str(p), hint="check its permissions"
+        ) from None
     return parse.decode(data, str(p))
 
 

@@ -23,7 +23,7 @@ class CompileError(Exception):
         line: int = 1,
         col: int = 1,
         source_line: str = "",
-        hint: str = "",
+        hint: str,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -65,7 +65,7 @@ class Source:
         """The text of 1-based line `line`, or '' when out of range."""
         return self.lines[line - 1] if 1 <= line <= len(self.lines) else ""
 
-    def error(self, node: ast.AST | None, message: str, hint: str = "") -> CompileError:
+    def error(self, node: ast.AST | None, message: str, hint: str) -> CompileError:
         """A CompileError located at `node` (1-based line, 1-based character column)."""
         line = getattr(node, "lineno", 1) or 1
         byte_col = getattr(node, "col_offset", 0) or 0
@@ -75,7 +75,7 @@ class Source:
             message, filename=self.filename, line=line, col=col, source_line=text, hint=hint
         )
 
-    def error_at(self, line: int, col: int, message: str, hint: str = "") -> CompileError:
+    def error_at(self, line: int, col: int, message: str, hint: str) -> CompileError:
         """A CompileError at a 1-based line and column."""
         return CompileError(
             message,

@@ -244,6 +244,12 @@ def _check_name(src: Source, node: ast.AST, name: str) -> None:
 
 def read_module(source: Source) -> Module:
     """Parse the file and fence its top level: imports, numeric constants, functions."""
+    if "\0" in source.text:
+        before = source.text[: source.text.index("\0")]
+        line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        raise source.error_at(
+            line, col, "the file contains a null byte", "remove it: source is plain text"
+        )
     try:
         tree = ast.parse(source.text, filename=source.filename)
     except SyntaxError as exc:
@@ -252,9 +258,16 @@ def read_module(source: Source) -> Module:
         raise source.error_at(
             line, col, f"invalid Python syntax: {exc.msg}", "fix the syntax; see Python's grammar"
         ) from None
-    except (ValueError, MemoryError, RecursionError) as exc:
+    except ValueError as exc:
         raise source.error_at(
             1, 1, f"cannot parse the file: {exc}", "write plain UTF-8 Python source"
+        ) from None
+    except (MemoryError, RecursionError):
+        raise source.error_at(
+            1,
+            1,
+            "the file is nested too deeply for Python's parser",
+            "split deep expressions into several assignments",
         ) from None
     mod = Module(source, tree)
     body = list(tree.body)
@@ -324,7 +337,11 @@ def _module_statement(mod: Module, stmt: ast.stmt) -> None:
         lowering = Lowering(mod, Builder(), {}, ())
         form = lowering.expr(stmt.value)
         if not form.is_const():
-            raise src.error(stmt.value, "module-level values must be numeric constants")
+            raise src.error(
+                stmt.value,
+                "module-level values must be numeric constants",
+                "compute it inside a function, or write the number",
+            )
         mod.constants[name] = form.const
     elif isinstance(stmt, ast.FunctionDef):
         _check_function(src, stmt)
@@ -407,11 +424,15 @@ class Lowering:
             self.assign(stmt.targets[0], self.expr(stmt.value))
         elif isinstance(stmt, ast.AnnAssign):
             if not isinstance(stmt.target, ast.Name) or stmt.value is None:
-                raise self.src.error(stmt, "only `name: type = expression` is supported")
+                raise self.src.error(
+                    stmt, "only `name: type = expression` is supported", "assign a value"
+                )
             self.assign(stmt.target, self.expr(stmt.value))
         elif isinstance(stmt, ast.AugAssign):
             if not isinstance(stmt.target, ast.Name):
-                raise self.src.error(stmt, "only `name op= expression` is supported")
+                raise self.src.error(
+                    stmt, "only `name op= expression` is supported", "assign to a plain name"
+                )
             op = _BINOPS.get(type(stmt.op))
             if op is None:
                 raise self.src.error(
@@ -638,7 +659,11 @@ class Lowering:
                     func, f"`{ident}` is never allowed", "adc compiles arithmetic only"
                 )
             if ident in self.env or ident in self.mod.constants:
-                raise self.src.error(func, f"`{ident}` is a number, not a function")
+                raise self.src.error(
+                    func,
+                    f"`{ident}` is a number, not a function",
+                    f"write `{ident} * (...)` to multiply",
+                )
             if ident == "abs":
                 return "builtins", "abs"
             if ident in self.mod.imported:
@@ -699,7 +724,12 @@ class Lowering:
         defaults = fdef.args.defaults
         bound: dict[str, Form] = {}
         if len(node.args) > len(params):
-            raise self.src.error(node, f"`{name}` takes {len(params)} arguments")
+            raise self.src.error(
+                node,
+                f"`{name}` takes {len(params)} argument{'s' * (len(params) != 1)}, "
+                f"not {len(node.args)}",
+                f"call it as {name}({', '.join(params)})",
+            )
         for pname, arg in zip(params, node.args):
             if isinstance(arg, ast.Starred):
                 raise self.src.error(arg, "`*args` is not supported", "pass arguments by position")
@@ -714,7 +744,11 @@ class Lowering:
         for i, pname in enumerate(params):
             if pname not in bound:
                 if i < first_default:
-                    raise self.src.error(node, f"missing argument `{pname}` for `{name}`")
+                    raise self.src.error(
+                        node,
+                        f"missing argument `{pname}` for `{name}`",
+                        f"call it as {name}({', '.join(params)})",
+                    )
                 bound[pname] = Form(default_value(self.mod, defaults[i - first_default]))
         line = self.b.line
         inner = Lowering(self.mod, self.b, bound, (*self.stack, name))
@@ -990,13 +1024,14 @@ def decode(data: bytes, filename: str) -> str:
     except UnicodeDecodeError as exc:
         before = data[: exc.start]
         line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
-        text = data.decode("utf-8", errors="replace")
+        line_start = before.rfind(b"\n") + 1
+        col = len(data[line_start : exc.start].decode("utf-8", errors="replace")) + 1
+        lines = data.decode("utf-8", errors="replace").splitlines()
         raise CompileError(
             "the file is not valid UTF-8",
             filename=filename,
             line=line,
             col=col,
-            source_line=text.splitlines()[line - 1] if text.splitlines() else "",
+            source_line=lines[line - 1] if line <= len(lines) else "",
             hint="save the file as UTF-8",
         ) from None

@@ -84,7 +84,7 @@ class Rule:
 
 def _scaled(c: Number, x: Expr) -> Expr:
     """c * x, written x / k when c is exactly 1/k for an integer k."""
-    if c != 0 and not float(c).is_integer():
+    if c != 0 and math.isfinite(c) and not float(c).is_integer():
         k = 1 / c
         if float(k).is_integer() and 1 / k == c and abs(k) < 1e15:
             k = int(k)

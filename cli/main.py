@@ -82,7 +82,7 @@ def main() -> None:
 
 
 @main.command("compile")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file")
 @click.option("-o", "--output", help="Output path; '-' for stdout. Default: <stem>_grad.py.")
 @click.option("--function", "function", help="Compile only this function.")
 @click.option("--wrt", help="Comma-separated parameters to differentiate by, in this order.")
@@ -121,7 +121,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 @main.command("trace")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file")
 @click.option("--function", "function", help="The function to show (default: the main one).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @clean_errors
@@ -155,7 +155,7 @@ def _parse_values(pairs: tuple[str, ...], file: str) -> dict[str, float]:
 
 
 @main.command("run")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file")
 @click.argument("values", nargs=-1)
 @click.option("--function", "function", help="The function to run (default: the main one).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text")

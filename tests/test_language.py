@@ -319,6 +319,37 @@ def f(x, y):
     check(src)
 
 
+def test_function_without_parameters() -> None:
+    src = """
+import math
+
+
+def k():
+    return math.sqrt(2) * 3
+
+
+def f(x, y):
+    return k() * x * y
+"""
+    compiled = compile_text(src)
+    oracle = plain(src)
+    assert compiled.k() == pytest.approx(oracle["k"](), rel=1e-12)
+    assert compiled.grad_k() == ()
+    check(src, compiled=compiled)
+
+
+def test_parameter_shadows_module_constant() -> None:
+    src = """
+A = 2.0
+y = 5.0
+
+
+def f(A, x):
+    return A * x + y
+"""
+    check(src)
+
+
 def test_return_of_parameter_and_constant() -> None:
     check("""
 def f(x, y):
@@ -368,6 +399,15 @@ def f(x, y):
     return (x - 2) ** {k} * y + (-x) ** {k} + (-2 * y) ** {k}
 """
     check(src)
+
+
+@pytest.mark.parametrize("point", [(0.7, 0.4), (-0.7, 0.4), (-1.3, -0.6)])
+def test_power_of_power(point: tuple) -> None:
+    src = """
+def f(x, y):
+    return (x ** 2) ** 0.5 + (x ** -2) ** -0.5 * y + (x * x) ** 1.5 + ((x * y) ** 2) ** 0.25
+"""
+    check(src, point=point)
 
 
 @pytest.mark.parametrize(
@@ -644,7 +684,8 @@ def _compile_and_check_cli(src: str, tmp_path: Path, point: tuple) -> None:
 
 def test_1500_terms_on_one_line(tmp_path: Path) -> None:
     terms = [
-        f"{1 + (i % 7) / 8} * sin(x * {1 + i / 1000} + y)" if i % 2 == 0
+        f"{1 + (i % 7) / 8} * sin(x * {1 + i / 1000} + y)"
+        if i % 2 == 0
         else f"{0.5 + (i % 5) / 9} * sin(x * {1 + i / 1000} + y)"
         for i in range(1500)
     ]
@@ -653,11 +694,19 @@ def test_1500_terms_on_one_line(tmp_path: Path) -> None:
     _compile_and_check_cli(src, tmp_path, (0.3, 0.2))
 
 
-def test_10000_statements(tmp_path: Path) -> None:
-    lines = ["from math import sin", "", "", "def f(x, y):", "    z = x"]
-    for i in range(10_000 - 2):
-        lines.append(f"    z = z * 0.9999 + 0.001 * sin(z * {1 + i / 10_000} + y)")
-    lines.append("    return z")
+TEN_THOUSAND = {
+    "one re-assigned name": "    z = z * 0.9999 + 0.001 * sin(z * {k} + y)",
+    "distinct names": "    z{i} = z{p} * 0.9999 + 0.001 * sin(z{q} * {k} + y) + 0.0001 * z{q}",
+}
+
+
+@pytest.mark.parametrize("shape", TEN_THOUSAND.values(), ids=TEN_THOUSAND.keys())
+def test_10000_statements(tmp_path: Path, shape: str) -> None:
+    lines = ["from math import sin", "", "", "def f(x, y):", "    z = x", "    z0 = x"]
+    for i in range(1, 10_000 - 2):
+        lines.append(shape.format(i=i, p=i - 1, q=max(0, i - 7), k=1 + i / 10_000))
+    lines.append("    return z" + ("" if "{i}" not in shape else str(10_000 - 3)))
+    assert len(lines) - 4 == 10_000
     src = "\n".join(lines) + "\n"
     _compile_and_check_cli(src, tmp_path, (0.3, 0.2))
 
