@@ -319,6 +319,20 @@ def f(x, y):
     check(src)
 
 
+def test_power_augmented_assignment() -> None:
+    src = """
+from math import sin
+
+
+def f(x, y):
+    z = sin(x) + y
+    z **= 3
+    z **= 0.5
+    return z * y
+"""
+    check(src)
+
+
 def test_function_without_parameters() -> None:
     src = """
 import math
