@@ -81,10 +81,10 @@ def cheap_gradient_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def chain_source(steps: int) -> str:
-    """A long straight-line function of about `steps` steps (six per pair of statements)."""
+def chain_source(pairs: int) -> str:
+    """A long straight-line function: `pairs` pairs of re-assignments of a and b."""
     lines = ["from math import sin, cos", "", "", "def chain(x, y):", "    a = x", "    b = y"]
-    for i in range(steps // 6):
+    for i in range(pairs):
         k = 0.5 + (i % 7) * 0.01
         lines.append(f"    a = sin(a) * {k} + b * 0.25")
         lines.append(f"    b = a * b + cos(b) * {k}")
@@ -92,10 +92,17 @@ def chain_source(steps: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def chain_of(steps: int) -> str:
+    """A chain of as close to `steps` steps as pairs of statements allow."""
+    per_pair = len(ad_compiler.compile_source(chain_source(11)).traces["chain"].steps)
+    per_pair -= len(ad_compiler.compile_source(chain_source(10)).traces["chain"].steps)
+    return chain_source(round(steps / per_pair))
+
+
 def compile_rows(sizes: list[int]) -> list[dict[str, Any]]:
     rows = []
     for steps in sizes:
-        text = chain_source(steps)
+        text = chain_of(steps)
         start = time.perf_counter()
         c = ad_compiler.compile_source(text, filename="chain.py")
         adc_s = time.perf_counter() - start
