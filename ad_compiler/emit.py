@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 import astor
 
 from . import __version__
-from .ir import Assign, BinOp, Call, Const, Expr, Neg, Program, Temp, Trace, Var, namer
+from .ir import Assign, BinOp, Call, Const, Expr, Neg, Program, Select, Temp, Trace, Var
 from .rules import lib_of, rule
 
 _COMMENT_COLUMN = 40
@@ -88,6 +88,10 @@ def to_ast(expr: Expr, names: Names) -> ast.expr:
         else:
             func = ast.Attribute(ast.Name(names.modules[expr.lib], ast.Load()), expr.fn, ast.Load())
         return ast.Call(func, args, [])
+    if isinstance(expr, Select):
+        return ast.IfExp(
+            to_ast(expr.test, names), to_ast(expr.normal, names), to_ast(expr.singular, names)
+        )
     assert isinstance(expr, BinOp)
     left, right = to_ast(expr.left, names), to_ast(expr.right, names)
     if expr.op in (">", "<"):
@@ -117,8 +121,12 @@ def _render(nodes: Sequence[ast.AST]) -> list[str]:
     return lines
 
 
-def _comment(line: Assign, trace: Trace) -> str:
-    name = namer(trace, "z")
+def _comment(line: Assign, trace: Trace, names: Names) -> str:
+    """The trace step a line comes from, written with the names the code uses."""
+
+    def name(v: int) -> str:
+        return names.primal[v]
+
     if line.kind == "seed":
         return f"seed: d{name(trace.output)}/d{name(trace.output)} = 1"
     if line.step is None or line.kind == "primal":
@@ -188,7 +196,7 @@ def _render_lines(programs: Sequence[Program], names: Names) -> dict[int, str]:
     for (key, line), code in zip(unique.items(), codes):
         ckey = (line.kind, line.step)
         if ckey not in comments:
-            comments[ckey] = _comment(line, programs[0].trace)
+            comments[ckey] = _comment(line, programs[0].trace, names)
         comment = comments[ckey]
         out[key] = f"{code:<{_COMMENT_COLUMN - 4}}  # {comment}" if comment else code
     return out

@@ -66,7 +66,16 @@ class Call:
     args: tuple[Expr, ...]
 
 
-Expr = Const | Var | Temp | BinOp | Neg | Call
+@dataclass(frozen=True)
+class Select:
+    """`normal` where `test` is true, else `singular`: IEEE inf where Python floats would raise."""
+
+    test: Expr
+    normal: Expr
+    singular: Expr
+
+
+Expr = Const | Var | Temp | BinOp | Neg | Call | Select
 
 ONE = Const(1)
 
@@ -140,6 +149,8 @@ def walk(expr: Expr) -> list[Expr]:
             stack.append(node.operand)
         elif isinstance(node, Call):
             stack.extend(reversed(node.args))
+        elif isinstance(node, Select):
+            stack.extend((node.singular, node.normal, node.test))
     return out
 
 
@@ -257,6 +268,8 @@ def show(
             return f"({text})" if outer > 0 else text
         if isinstance(e, Call):
             return f"{e.fn}(" + ", ".join(go(a, 0) for a in e.args) + ")"
+        if isinstance(e, Select):
+            return go(e.normal, outer)
         p = _PRECEDENCE[e.op]
         right_p = p + 1 if e.op in "-/" else p
         if e.op == "**":
@@ -298,6 +311,9 @@ def evaluate(expr: Expr, env: Mapping[Var | Temp, Any]) -> Any:
         return env[expr]
     if isinstance(expr, Neg):
         return -evaluate(expr.operand, env)
+    if isinstance(expr, Select):
+        chosen = expr.normal if evaluate(expr.test, env) else expr.singular
+        return evaluate(chosen, env)
     if isinstance(expr, Call):
         ns = library(expr.lib)
         fn = ns[expr.fn] if isinstance(ns, dict) else getattr(ns, expr.fn)

@@ -55,19 +55,13 @@ class Form:
 
 
 def _mono_mul(a: Monomial, b: Monomial) -> Monomial:
-    """a * b, merging equal variables unless their powers cancel (x/x must still raise at 0)."""
-    out = list(a)
-    for var, p in b:
-        for i, (v, q) in enumerate(out):
-            if v == var and q + p != 0:
-                out[i] = (v, q + p)
-                break
-        else:
-            out.append((var, p))
-    return tuple(out)
+    """a * b as the source spelled it: `x * x` stays two factors, so overflow and division by
+    zero happen exactly where Python's own evaluation has them."""
+    return a + b
 
 
 def _mono_pow(a: Monomial, k: Number) -> Monomial:
+    """Every power of monomial a times k."""
     return tuple((v, p * k) for v, p in a)
 
 
@@ -223,17 +217,13 @@ class Module:
 
 
 def identifiers(mod: Module) -> set[str]:
-    """Every identifier the source uses: generated names must avoid them all."""
-    names: set[str] = set()
-    for node in ast.walk(mod.tree) if mod.tree is not None else ():
-        if isinstance(node, ast.Name):
-            names.add(node.id)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, ast.FunctionDef):
-            names.add(node.name)
-        elif isinstance(node, ast.alias):
-            names.add(node.asname or node.name)
+    """The names generated code shares a scope with: functions and their parameters.
+
+    User locals never reach generated code (they become z1..zT), so only these can clash.
+    """
+    names = set(mod.functions)
+    for fdef in mod.functions.values():
+        names.update(a.arg for a in fdef.args.args)
     return names
 
 
@@ -595,6 +585,8 @@ class Lowering:
                     raise self.src.error(node, "division by zero", "divide by a nonzero number")
                 return _scale(a, 1 / b.const)
             cb, mb = self.b.term(b)
+            if len(mb) > 1 or mb[0][1] != 1:
+                mb = ((self.b.monomial(mb), 1),)  # a / (x*y) divides once, as Python does
             inv = Form(0, {_key(_mono_pow(mb, -1)): (_mono_pow(mb, -1), 1)})
             return self.binary("*", a if cb == 1 else _scale(a, 1 / cb), inv, node)
         return self.power(a, b, node)
@@ -614,13 +606,10 @@ class Lowering:
         if k == 1:
             return a
         single = a.single()
-        if single is not None:
-            c, m = single
-            plain = len(m) == 1 and m[0][1] == 1
-            # (c*m)^k = c^k * m^k only for integer k, or a plain variable with c > 0.
-            if float(k).is_integer() or (plain and c > 0):
-                m2 = self.b.note(_mono_pow(m, k))
-                return Form(0, {_key(m2): (m2, _fold("**", c, k, self.src, node))})
+        if single is not None and single[0] == 1 and len(single[1]) == 1 and single[1][0][1] == 1:
+            m2 = self.b.note(((single[1][0][0], k),))
+            return Form(0, {_key(m2): (m2, 1)})
+        # (c*x*y)**k is not rewritten to c**k * x**k * y**k: that overflows where Python doesn't.
         m2 = self.b.note(((self.b.variable(a), k),))
         return Form(0, {_key(m2): (m2, 1)})
 

@@ -25,6 +25,7 @@ from .ir import (
     Expr,
     Neg,
     Number,
+    Select,
     Step,
     Temp,
     Var,
@@ -154,6 +155,19 @@ def _monomial(factors: list[tuple[Expr, Number]], coeff: Number = 1) -> Expr:
     return out
 
 
+def _infinite_at_zero(p: Number) -> bool:
+    """Whether d(x^p)/dx is infinite at x = 0 while x^p itself is defined there."""
+    return 0 < p < 1
+
+
+def _power_partial(x: Expr, p: Number) -> Expr:
+    """d(x^p)/dx = p * x^(p-1), IEEE inf at 0 where Python floats would raise."""
+    if p == 1:
+        return ONE
+    d = _monomial([(x, p - 1)], p)
+    return Select(x, d, Const(math.inf)) if _infinite_at_zero(p) else d
+
+
 class Product(Rule):
     type = 2
     explain = "Type 2 (product): the power rule, p * x^(p-1) times the other factors"
@@ -181,14 +195,16 @@ class Product(Rule):
 
     def partial(self, step: Step, i: int) -> Expr:
         factors: list[tuple[Expr, Number]] = []
-        coeff: Number = 1
+        others: list[tuple[Expr, Number]] = []
+        coeff: Number = step.params[i]
         for j, (a, p) in enumerate(zip(step.args, step.params)):
-            if j == i:
-                coeff = p
-                factors.append((Var(a), p - 1))
-            else:
-                factors.append((Var(a), p))
-        return _monomial(factors, coeff)
+            factors.append((Var(a), p - 1 if j == i else p))
+            if j != i:
+                others.append((Var(a), p))
+        d = _monomial(factors, coeff)
+        if _infinite_at_zero(coeff):
+            d = Select(Var(step.args[i]), d, _monomial(others, coeff * math.inf))
+        return d
 
     def contributions(
         self, step: Step, gbar: Expr, fresh: FreshTemp
@@ -208,7 +224,7 @@ class Product(Rule):
         rest: Expr = gbar
         for j in range(k - 1, -1, -1):
             a, p = step.args[j], step.params[j]
-            own = mul(Const(p), power(Var(a), p - 1)) if p != 1 else ONE
+            own = _power_partial(Var(a), p)
             scale = rest if j == 0 else mul(rest, prefix[j - 1])
             edges.append((j, mul(scale, own), None))
             if j > 0:
@@ -227,6 +243,10 @@ class Product(Rule):
 Derivative = Callable[[Expr, Expr, Callable[[str, Expr], Expr]], Expr]
 
 
+# Where h' is infinite at a point h itself accepts: (test that is false there, sign of h' there).
+Singularity = Callable[[Expr, Expr], tuple[Expr, float]]
+
+
 @dataclass(frozen=True)
 class UnaryFunction:
     """One unary function: its names in each library and its derivative."""
@@ -235,6 +255,11 @@ class UnaryFunction:
     numpy_name: str
     derivative: Derivative
     formula: str
+    singular: Singularity | None = None
+
+
+def _inside_unit(u: Expr, y: Expr) -> Expr:
+    return BinOp("<", _sq(u), ONE)
 
 
 def _sq(u: Expr) -> Expr:
@@ -247,7 +272,13 @@ _UNARY: dict[str, UnaryFunction] = {
     "tan": UnaryFunction("tan", "tan", lambda u, y, f: add(ONE, _sq(y)), "1 + tan(u)^2"),
     "exp": UnaryFunction("exp", "exp", lambda u, y, f: y, "exp(u)"),
     "log": UnaryFunction("log", "log", lambda u, y, f: div(ONE, u), "1/u"),
-    "sqrt": UnaryFunction("sqrt", "sqrt", lambda u, y, f: div(Const(0.5), y), "1/(2 sqrt(u))"),
+    "sqrt": UnaryFunction(
+        "sqrt",
+        "sqrt",
+        lambda u, y, f: div(Const(0.5), y),
+        "1/(2 sqrt(u))",
+        lambda u, y: (y, math.inf),
+    ),
     "tanh": UnaryFunction("tanh", "tanh", lambda u, y, f: BinOp("-", ONE, _sq(y)), "1 - tanh(u)^2"),
     "sinh": UnaryFunction("sinh", "sinh", lambda u, y, f: f("cosh", u), "cosh(u)"),
     "cosh": UnaryFunction("cosh", "cosh", lambda u, y, f: f("sinh", u), "sinh(u)"),
@@ -256,12 +287,14 @@ _UNARY: dict[str, UnaryFunction] = {
         "arcsin",
         lambda u, y, f: div(ONE, f("sqrt", BinOp("-", ONE, _sq(u)))),
         "1/sqrt(1 - u^2)",
+        lambda u, y: (_inside_unit(u, y), math.inf),
     ),
     "acos": UnaryFunction(
         "acos",
         "arccos",
         lambda u, y, f: neg(div(ONE, f("sqrt", BinOp("-", ONE, _sq(u))))),
         "-1/sqrt(1 - u^2)",
+        lambda u, y: (_inside_unit(u, y), -math.inf),
     ),
     "atan": UnaryFunction(
         "atan", "arctan", lambda u, y, f: div(ONE, BinOp("+", ONE, _sq(u))), "1/(1 + u^2)"
@@ -303,9 +336,12 @@ class Unary(Rule):
 
     def partial(self, step: Step, i: int) -> Expr:
         lib = step.params[2]
-        d = _UNARY[self.fn].derivative(
-            _argument(step), Var(step.index), lambda f, u: call(lib, f, u)
-        )
+        spec = _UNARY[self.fn]
+        u, y = _argument(step), Var(step.index)
+        d = spec.derivative(u, y, lambda f, arg: call(lib, f, arg))
+        if spec.singular is not None and lib != "numpy":
+            test, sign = spec.singular(u, y)
+            d = Select(test, d, Const(sign))
         return mul(Const(step.params[0]), d)
 
 
