@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .ir import Assign, Const, Expr, Program, Temp, Trace, Var
-from .rules import rule
+from .ir import Assign, Const, Expr, Program, Temp, Trace, Var, add
+from .rules import Edge, rule
 
 
 def primal_body(trace: Trace) -> list[Assign]:
@@ -49,7 +49,7 @@ def adjoint_body(trace: Trace, wrt: Sequence[str]) -> tuple[list[Assign], tuple[
         if not edges:
             continue
         body.extend(Assign(t, e, "temp", step=s.index) for t, e in defs)
-        for i, contribution, partial in edges:
+        for i, contribution, partial in _per_parent(s.args, edges):
             parent = s.args[i]
             body.append(
                 Assign(
@@ -67,6 +67,21 @@ def adjoint_body(trace: Trace, wrt: Sequence[str]) -> tuple[list[Assign], tuple[
         Var(trace.input_id(n), True) if trace.input_id(n) in assigned else Const(0.0) for n in wrt
     )
     return body, grads
+
+
+def _per_parent(args: tuple[int, ...], edges: list[Edge]) -> list[Edge]:
+    """One contribution per parent: edges of one step into the same variable (x * x, x / x)
+    are summed before they meet the running adjoint, so they cancel exactly when they should."""
+    grouped: dict[int, Edge] = {}
+    for i, contribution, partial in edges:
+        parent = args[i]
+        if parent not in grouped:
+            grouped[parent] = (i, contribution, partial)
+            continue
+        j, c, p = grouped[parent]
+        both = add(p, partial) if p is not None and partial is not None else None
+        grouped[parent] = (j, add(c, contribution), both)
+    return list(grouped.values())
 
 
 def programs(trace: Trace, wrt: Sequence[str] | None = None) -> list[Program]:

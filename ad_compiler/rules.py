@@ -136,6 +136,17 @@ class Affine(Rule):
 # ---------------------------------------------------------------------------------------------
 
 
+def _ieee_power(x: Expr, p: Number) -> Expr:
+    """x^p for a derivative: small integer powers by multiplication, which overflows to inf
+    where Python's float `**` raises OverflowError."""
+    if p in (2, 3, 4):
+        out = x
+        for _ in range(int(p) - 1):
+            out = BinOp("*", out, x)
+        return out
+    return power(x, p)
+
+
 def _monomial(factors: list[tuple[Expr, Number]], coeff: Number = 1) -> Expr:
     """coeff * prod x^p, with negative powers written as division."""
     num: Expr | None = None
@@ -144,10 +155,10 @@ def _monomial(factors: list[tuple[Expr, Number]], coeff: Number = 1) -> Expr:
         if p == 0:
             continue
         if p > 0:
-            f = power(x, p)
+            f = _ieee_power(x, p)
             num = f if num is None else BinOp("*", num, f)
         else:
-            f = power(x, -p)
+            f = _ieee_power(x, -p)
             den = f if den is None else BinOp("*", den, f)
     out: Expr = Const(coeff) if num is None else mul(Const(coeff), num)
     if den is not None:
@@ -173,19 +184,17 @@ class Product(Rule):
     explain = "Type 2 (product): the power rule, p * x^(p-1) times the other factors"
 
     def primal(self, step: Step) -> Expr:
-        factors = [(Var(a), p) for a, p in zip(step.args, step.params)]
-        if all(p < 0 for _, p in factors):
-            return _monomial(factors)
-        num: Expr | None = None
-        for x, p in factors:
-            if p > 0:
-                f = power(x, p)
-                num = f if num is None else BinOp("*", num, f)
-        for x, p in factors:
-            if p < 0:
-                num = BinOp("/", num, power(x, -p))
-        assert num is not None
-        return num
+        # As the source spells it: `x / y` for a power of -1, `x ** -3` for other negative ones
+        # (Python's `1 / x ** 3` overflows where `x ** -3` underflows).
+        out: Expr | None = None
+        for a, p in zip(step.args, step.params):
+            if p == -1:
+                out = BinOp("/", ONE if out is None else out, Var(a))
+            else:
+                f = power(Var(a), p)
+                out = f if out is None else BinOp("*", out, f)
+        assert out is not None
+        return out
 
     def show(self, step: Step, name: Name) -> str:
         parts = []
