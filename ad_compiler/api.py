@@ -36,6 +36,12 @@ class Compiled:
             self._module = load.load_source(self.source, Path(self.filename).stem)
         return self._module
 
+    def load_in_memory(self) -> types.ModuleType:
+        """The generated module, loaded without writing any file (what the CLI uses)."""
+        if self._module is None:
+            self._module = load.load_in_memory(self.source, Path(self.filename).stem)
+        return self._module
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)

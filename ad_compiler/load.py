@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import linecache
 import os
 import tempfile
 from pathlib import Path
@@ -55,3 +56,14 @@ def load_source(source: str, stem: str = "generated") -> ModuleType:
     if not path.exists() or path.read_text(encoding="utf-8") != source:
         write_atomic(path, source)
     return load_file(path, f"adc_{safe}_{digest}")
+
+
+def load_in_memory(source: str, stem: str = "generated") -> ModuleType:
+    """Import `source` without writing any file; tracebacks and inspect still show its lines."""
+    digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+    filename = f"<adc: {stem}_grad.py {digest}>"
+    module = ModuleType(f"adc_{digest}")
+    module.__file__ = filename
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), module.__dict__)
+    return module

@@ -15,7 +15,9 @@ import click
 
 from ad_compiler import __version__
 from ad_compiler.api import Compiled, compile_source, read_source
+from ad_compiler.check import compare, random_points
 from ad_compiler.errors import CompileError, Source
+from ad_compiler.ir import Trace
 from ad_compiler.load import write_atomic
 from ad_compiler.parse import Module, read_module
 from ad_compiler.report import primal_values, run_report, trace_dict, trace_text
@@ -167,25 +169,9 @@ def run_cmd(
     """Compile, run at NAME=VALUE ... and print the primal and adjoint traces."""
     compiled, function = _pick(file, function)
     trace = compiled.traces[function]
-    given = _parse_values(values, file)
-    for name in given:
-        if name not in trace.params:
-            raise CompileError(
-                f"`{function}` has no parameter `{name}`",
-                filename=file,
-                hint="parameters: " + ", ".join(trace.params),
-            )
-    inputs: dict[str, float] = {}
-    for p in trace.params:
-        if p in given:
-            inputs[p] = given[p]
-        elif p in trace.defaults:
-            inputs[p] = trace.defaults[p]
-        else:
-            raise CompileError(
-                f"no value for `{p}` and no default", filename=file, hint=f"pass {p}=VALUE"
-            )
-    fn = getattr(compiled.module, f"value_and_grad_{function}")
+    given = _check_parameters(_parse_values(values, file), trace.params, function, file)
+    inputs = _point(trace, given, file)
+    fn = getattr(compiled.load_in_memory(), f"value_and_grad_{function}")
     primal_values(trace, inputs, file)  # a point outside the domain is reported at its line
     value, grads = fn(*inputs.values())
     report = run_report(trace, inputs, value, grads, notation, file)
@@ -195,6 +181,79 @@ def run_cmd(
         click.echo(report.to_markdown())
     else:
         click.echo(report.to_text())
+
+
+@main.command("check")
+@click.argument("file")
+@click.argument("values", nargs=-1)
+@click.option("--function", "function", help="The function to check (default: the main one).")
+@click.option("--tol", type=float, default=1e-6, show_default=True, help="Largest error allowed.")
+@click.option("--points", type=int, default=5, show_default=True, help="Random points to try.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for random points.")
+@clean_errors
+def check_cmd(
+    file: str, values: tuple[str, ...], function: str | None, tol: float, points: int, seed: int
+) -> None:
+    """Check the generated gradient against finite differences at NAME=VALUE ... or at random
+    points. Exits 1 when an error exceeds --tol."""
+    compiled, function = _pick(file, function)
+    trace = compiled.traces[function]
+    module = compiled.load_in_memory()
+    primal = getattr(module, function)
+    gradient = getattr(module, f"grad_{function}")
+    given = _check_parameters(_parse_values(values, file), trace.params, function, file)
+    if given:
+        chosen = [_point(trace, given, file)]
+    else:
+        chosen = random_points(primal, trace.params, trace.defaults, points, seed)
+        if not chosen:
+            raise CompileError(
+                f"found no point where `{function}` is defined",
+                filename=file,
+                hint="pass a point: " + " ".join(f"{p}=VALUE" for p in trace.params),
+            )
+    results = []
+    for point in chosen:
+        try:
+            grads = gradient(*point.values())
+        except (ArithmeticError, ValueError) as exc:
+            raise CompileError(
+                f"the gradient fails at this point: {exc}",
+                filename=file,
+                hint="choose a point inside the function's domain",
+            ) from None
+        results.append(compare(function, primal, grads, point, trace.params, tol))
+    click.echo("\n\n".join(r.to_text() for r in results))
+    if not all(r.ok for r in results):
+        sys.exit(1)
+
+
+def _check_parameters(
+    given: dict[str, float], params: tuple[str, ...], function: str, file: str
+) -> dict[str, float]:
+    for name in given:
+        if name not in params:
+            raise CompileError(
+                f"`{function}` has no parameter `{name}`",
+                filename=file,
+                hint="parameters: " + ", ".join(params),
+            )
+    return given
+
+
+def _point(trace: Trace, given: dict[str, float], file: str) -> dict[str, float]:
+    """Every parameter's value: given, else the default; a missing one is an error."""
+    point: dict[str, float] = {}
+    for p in trace.params:
+        if p in given:
+            point[p] = given[p]
+        elif p in trace.defaults:
+            point[p] = trace.defaults[p]
+        else:
+            raise CompileError(
+                f"no value for `{p}` and no default", filename=file, hint=f"pass {p}=VALUE"
+            )
+    return point
 
 
 if __name__ == "__main__":
