@@ -36,7 +36,12 @@ def clean_errors(fn: F) -> F:
             click.echo(exc.render(), err=True)
             sys.exit(1)
         except (RecursionError, MemoryError) as exc:
-            click.echo(f"error: the input is too large to process ({type(exc).__name__})", err=True)
+            error = CompileError(
+                f"the input is too large to process ({type(exc).__name__})",
+                filename=str(kwargs.get("file", "<input>")),
+                hint="split the function into smaller ones",
+            )
+            click.echo(error.render(), err=True)
             sys.exit(1)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
