@@ -187,3 +187,21 @@ def test_division_by_a_product_overflows_like_the_source() -> None:
     compiled, plain = both("def f(a, x, y):\n    return a / (x * y)\n")
     assert compiled.f(1.0, 1e200, 1e200) == plain["f"](1.0, 1e200, 1e200) == 0.0
     assert compiled.f(3.0, 7.0, 11.0) == plain["f"](3.0, 7.0, 11.0)
+
+
+def test_affine_cancellation_is_folded_as_the_readme_says() -> None:
+    compiled, plain = both("def f(x):\n    return (x + 1e20) - 1e20\n")
+    assert compiled.f(1.0) == 1.0 and plain["f"](1.0) == 0.0  # the documented difference
+    assert compiled.traces["f"].steps == []
+
+
+def test_dead_steps_are_dropped_as_the_readme_says() -> None:
+    compiled, plain = both("import math\n\ndef f(x):\n    y = math.log(x)\n    return x * 2\n")
+    assert outcome(plain["f"], 0.0) == ("raises", ValueError)
+    assert compiled.f(0.0) == 0.0
+
+
+def test_gradient_outside_the_domain_may_raise_another_exception() -> None:
+    compiled, plain = both("import math\n\ndef f(x):\n    return math.log(x)\n")
+    assert outcome(compiled.f, 0.0) == ("raises", ValueError)
+    assert outcome(compiled.grad_f, 0.0) == ("raises", ZeroDivisionError)

@@ -42,7 +42,7 @@ def test_readme_error_example_is_what_adc_prints(tmp_path) -> None:
     )
     proc = run_adc("compile", "loop.py", cwd=tmp_path)
     assert proc.returncode == 1
-    assert _blocks("text")[2] == proc.stderr
+    assert _blocks("text")[3] == proc.stderr
 
 
 def test_readme_generated_code_is_what_adc_writes() -> None:
@@ -69,3 +69,9 @@ def test_readme_python_example_runs(tmp_path) -> None:
     assert proc.returncode == 0, proc.stderr
     value, (dw,) = eval(proc.stdout)
     assert abs(value - math.log(1 + math.exp(-0.15))) < 1e-15 and dw < 0
+
+
+def test_readme_check_example_is_what_adc_prints() -> None:
+    proc = run_adc("check", str(SAMPLES / "baydin.py"), "x1=2", "x2=5")
+    assert proc.returncode == 0, proc.stderr
+    assert _blocks("text")[2] == proc.stdout
