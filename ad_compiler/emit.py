@@ -11,12 +11,28 @@ import ast
 import keyword
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import astor
 
 from . import __version__
-from .ir import Assign, BinOp, Call, Const, Expr, Neg, Program, Select, Temp, Trace, Var
-from .rules import lib_of, rule
+from .ir import (
+    Assign,
+    BinOp,
+    Call,
+    Const,
+    Expr,
+    Index,
+    Lit,
+    Neg,
+    Program,
+    Select,
+    Temp,
+    Trace,
+    Var,
+    walk,
+)
+from .rules import HELPERS, lib_of, rule
 
 _COMMENT_COLUMN = 40
 
@@ -53,8 +69,9 @@ class Names:
         return (self.adjoint if node.bar else self.primal)[node.id]
 
 
-def _number(value: float | int, names: Names) -> ast.expr:
+def _number(value: float | int, names: Names | None) -> ast.expr:
     if isinstance(value, float) and not math.isfinite(value):
+        assert names is not None
         attr = "nan" if math.isnan(value) else "inf"
         node: ast.expr = ast.Attribute(
             ast.Name(names.modules["math"], ast.Load()), attr, ast.Load()
@@ -65,7 +82,48 @@ def _number(value: float | int, names: Names) -> ast.expr:
     return ast.Constant(value)
 
 
-_AST_OPS = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div, "**": ast.Pow}
+_AST_OPS = {
+    "+": ast.Add,
+    "-": ast.Sub,
+    "*": ast.Mult,
+    "/": ast.Div,
+    "**": ast.Pow,
+    "@": ast.MatMult,
+}
+_AST_COMPARE = {
+    ">": ast.Gt,
+    "<": ast.Lt,
+    ">=": ast.GtE,
+    "<=": ast.LtE,
+    "==": ast.Eq,
+    "!=": ast.NotEq,
+}
+
+
+def _index_ast(canonical: Any) -> ast.expr:
+    """The AST of a canonical index, as it stands inside brackets."""
+    kind = canonical[0]
+    if kind == "i":
+        return _number(canonical[1], None)
+    if kind == "s":
+        parts = [None if v is None else _number(v, None) for v in canonical[1:]]
+        return ast.Slice(*parts)
+    if kind == "e":
+        return ast.Constant(Ellipsis)
+    if kind == "n":
+        return ast.Constant(None)
+    return ast.Tuple([_index_ast(c) for c in canonical[1]], ast.Load())
+
+
+def _literal(value: Any, names: Names) -> ast.expr:
+    if isinstance(value, tuple) and value and value[0] == "index":
+        np_name = ast.Name(names.modules["numpy"], ast.Load())
+        return ast.Subscript(ast.Attribute(np_name, "s_", ast.Load()), _index_ast(value[1]))
+    if isinstance(value, tuple):
+        return ast.Tuple([_literal(v, names) for v in value], ast.Load())
+    if value is None or isinstance(value, bool):
+        return ast.Constant(value)
+    return _number(value, names)
 
 
 def to_ast(expr: Expr, names: Names) -> ast.expr:
@@ -78,9 +136,11 @@ def to_ast(expr: Expr, names: Names) -> ast.expr:
         return ast.UnaryOp(ast.USub(), to_ast(expr.operand, names))
     if isinstance(expr, Call):
         args = [to_ast(a, names) for a in expr.args]
-        if expr.lib == "builtins":
+        if expr.lib == "adc":
+            func: ast.expr = ast.Name(expr.fn, ast.Load())
+        elif expr.lib == "builtins":
             if expr.fn == "abs" and "abs" in names.trace.params:
-                func: ast.expr = ast.Attribute(
+                func = ast.Attribute(
                     ast.Name(names.modules["math"], ast.Load()), "fabs", ast.Load()
                 )
             else:
@@ -92,11 +152,14 @@ def to_ast(expr: Expr, names: Names) -> ast.expr:
         return ast.IfExp(
             to_ast(expr.test, names), to_ast(expr.normal, names), to_ast(expr.singular, names)
         )
+    if isinstance(expr, Lit):
+        return _literal(expr.value, names)
+    if isinstance(expr, Index):
+        return ast.Subscript(to_ast(expr.value, names), _index_ast(expr.index), ast.Load())
     assert isinstance(expr, BinOp)
     left, right = to_ast(expr.left, names), to_ast(expr.right, names)
-    if expr.op in (">", "<"):
-        cmp = ast.Gt() if expr.op == ">" else ast.Lt()
-        return ast.Compare(left, [cmp], [right])
+    if expr.op in _AST_COMPARE:
+        return ast.Compare(left, [_AST_COMPARE[expr.op]()], [right])
     return ast.BinOp(left, _AST_OPS[expr.op](), right)
 
 
@@ -202,10 +265,16 @@ def _render_lines(programs: Sequence[Program], names: Names) -> dict[int, str]:
     return out
 
 
+def _is_helper(node: Expr) -> bool:
+    return isinstance(node, Call) and node.lib == "adc"
+
+
 def module_source(programs: Sequence[Program], source_name: str, user_names: Iterable[str]) -> str:
     """The whole generated module for `programs` (each trace's f, grad_f, value_and_grad_f)."""
     taken = set(user_names) | {p.name for p in programs}
-    uses_numpy = any(lib_of(s) == "numpy" for p in programs for s in p.trace.steps)
+    uses_numpy = any(
+        p.trace.arrays or any(lib_of(s) == "numpy" for s in p.trace.steps) for p in programs
+    )
     modules = {"math": _fresh("math", taken)}
     if uses_numpy:
         modules["numpy"] = _fresh("np", taken)
@@ -220,6 +289,14 @@ def module_source(programs: Sequence[Program], source_name: str, user_names: Ite
     if uses_numpy:
         header.append(f"import numpy as {modules['numpy']}")
     parts = ["\n".join(header)]
+    helpers = sorted(
+        {n.fn for p in programs for line in p.body for n in walk(line.expr) if _is_helper(n)}
+    )
+    for name in helpers:
+        text = HELPERS[name].strip()
+        parts.append(
+            text.replace("np.", modules["numpy"] + ".") if modules["numpy"] != "np" else text
+        )
     by_trace: dict[int, list[Program]] = {}
     for program in programs:
         by_trace.setdefault(id(program.trace), []).append(program)

@@ -43,7 +43,7 @@ class Temp:
 
 @dataclass(frozen=True)
 class BinOp:
-    """`left op right` for op in + - * / ** > <."""
+    """`left op right` for op in + - * / ** @ and the comparisons > < >= <= == !=."""
 
     op: str
     left: Expr
@@ -67,6 +67,22 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Lit:
+    """A non-numeric constant argument: None, a tuple of ints (axes, shapes), or an index
+    (`("index", canonical)`, see `index_value`)."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Index:
+    """`value[index]` with a constant index (canonical form, see `index_value`)."""
+
+    value: Expr
+    index: Any
+
+
+@dataclass(frozen=True)
 class Select:
     """`normal` where `test` is true, else `singular`: IEEE inf where Python floats would raise."""
 
@@ -75,7 +91,46 @@ class Select:
     singular: Expr
 
 
-Expr = Const | Var | Temp | BinOp | Neg | Call | Select
+Expr = Const | Var | Temp | BinOp | Neg | Call | Select | Lit | Index
+
+
+def index_value(canonical: Any) -> Any:
+    """The Python index object for a canonical index: ("i", 3), ("s", start, stop, step),
+    ("e",) for ..., ("n",) for None (a new axis), ("t", items) for a tuple of them."""
+    kind = canonical[0]
+    if kind == "i":
+        return canonical[1]
+    if kind == "s":
+        return slice(*canonical[1:])
+    if kind == "e":
+        return Ellipsis
+    if kind == "n":
+        return None
+    return tuple(index_value(c) for c in canonical[1])
+
+
+def index_text(canonical: Any) -> str:
+    """A canonical index as Python writes it inside brackets: `:, 1:`."""
+    kind = canonical[0]
+    if kind == "i":
+        return str(canonical[1])
+    if kind == "s":
+        start, stop, step = canonical[1:]
+        text = f"{'' if start is None else start}:{'' if stop is None else stop}"
+        return text + (f":{step}" if step is not None else "")
+    if kind == "e":
+        return "..."
+    if kind == "n":
+        return "None"
+    return ", ".join(index_text(c) for c in canonical[1])
+
+
+def literal_value(value: Any) -> Any:
+    """The Python value of a Lit's payload."""
+    if isinstance(value, tuple) and value and value[0] == "index":
+        return index_value(value[1])
+    return value
+
 
 ONE = Const(1)
 
@@ -151,7 +206,24 @@ def walk(expr: Expr) -> list[Expr]:
             stack.extend(reversed(node.args))
         elif isinstance(node, Select):
             stack.extend((node.singular, node.normal, node.test))
+        elif isinstance(node, Index):
+            stack.append(node.value)
     return out
+
+
+def without_selects(expr: Expr) -> Expr:
+    """expr with every Select replaced by its normal branch (numpy gives IEEE inf itself)."""
+    if isinstance(expr, Select):
+        return without_selects(expr.normal)
+    if isinstance(expr, BinOp):
+        return BinOp(expr.op, without_selects(expr.left), without_selects(expr.right))
+    if isinstance(expr, Neg):
+        return Neg(without_selects(expr.operand))
+    if isinstance(expr, Call):
+        return Call(expr.lib, expr.fn, tuple(without_selects(a) for a in expr.args))
+    if isinstance(expr, Index):
+        return Index(without_selects(expr.value), expr.index)
+    return expr
 
 
 def reads(expr: Expr) -> set[Var | Temp]:
@@ -186,6 +258,7 @@ class Trace:
     defaults: dict[str, Number] = field(default_factory=dict)
     line: int = 0
     source_text: str = ""
+    arrays: bool = False  # the file imports numpy, so values may be arrays
 
     @property
     def inputs(self) -> list[int]:
@@ -226,7 +299,21 @@ def namer(trace: Trace, notation: str = "z") -> Callable[[int], str]:
     return name
 
 
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "neg": 3, "**": 4, ">": 0, "<": 0}
+_PRECEDENCE = {
+    "+": 1,
+    "-": 1,
+    "*": 2,
+    "/": 2,
+    "@": 2,
+    "neg": 3,
+    "**": 4,
+    ">": 0,
+    "<": 0,
+    ">=": 0,
+    "<=": 0,
+    "==": 0,
+    "!=": 0,
+}
 
 
 def show_number(value: Number, digits: int | None = None) -> str:
@@ -270,6 +357,13 @@ def show(
             return f"{e.fn}(" + ", ".join(go(a, 0) for a in e.args) + ")"
         if isinstance(e, Select):
             return go(e.normal, outer)
+        if isinstance(e, Lit):
+            v = e.value
+            if isinstance(v, tuple) and v and v[0] == "index":
+                return f"[{index_text(v[1])}]"
+            return repr(v)
+        if isinstance(e, Index):
+            return f"{go(e.value, 5)}[{index_text(e.index)}]"
         p = _PRECEDENCE[e.op]
         right_p = p + 1 if e.op in "-/" else p
         if e.op == "**":
@@ -300,6 +394,10 @@ def library(lib: str) -> Mapping[str, Callable[..., Any]] | Any:
         import numpy
 
         return numpy
+    if lib == "adc":
+        from .rules import helper_namespace
+
+        return helper_namespace()
     return {"abs": abs, "sign": _sign}
 
 
@@ -314,6 +412,10 @@ def evaluate(expr: Expr, env: Mapping[Var | Temp, Any]) -> Any:
     if isinstance(expr, Select):
         chosen = expr.normal if evaluate(expr.test, env) else expr.singular
         return evaluate(chosen, env)
+    if isinstance(expr, Lit):
+        return literal_value(expr.value)
+    if isinstance(expr, Index):
+        return evaluate(expr.value, env)[index_value(expr.index)]
     if isinstance(expr, Call):
         ns = library(expr.lib)
         fn = ns[expr.fn] if isinstance(ns, dict) else getattr(ns, expr.fn)
@@ -330,6 +432,11 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "**": lambda a, b: a**b,
     ">": lambda a, b: a > b,
     "<": lambda a, b: a < b,
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "@": lambda a, b: a @ b,
 }
 
 

@@ -145,6 +145,19 @@ class Builder:
 # ---------------------------------------------------------------------------------------------
 
 CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau}
+ARRAY_FUNCTIONS = {
+    "sum", "mean", "dot", "matmul", "transpose", "reshape", "logaddexp", "maximum", "minimum",
+    "clip", "where",
+}  # fmt: skip
+METHODS = {"sum", "mean", "dot", "transpose", "reshape", "clip"}
+_COMPARE_OPS = {
+    ast.Gt: ">",
+    ast.Lt: "<",
+    ast.GtE: ">=",
+    ast.LtE: "<=",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+}
 FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__", "open", "getattr", "globals", "vars"}
 MODULES = {"math", "numpy"}
 
@@ -214,6 +227,13 @@ class Module:
     imported: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (lib, attr)
     constants: dict[str, Number] = field(default_factory=dict)
     functions: dict[str, ast.FunctionDef] = field(default_factory=dict)
+
+    @property
+    def arrays(self) -> bool:
+        """Whether the file imports numpy: its functions may then take arrays."""
+        return "numpy" in self.modules.values() or any(
+            lib == "numpy" for lib, _ in self.imported.values()
+        )
 
 
 def identifiers(mod: Module) -> set[str]:
@@ -309,7 +329,10 @@ def _module_statement(mod: Module, stmt: ast.stmt) -> None:
         for alias in stmt.names:
             if alias.name == "*":
                 raise src.error(stmt, "`import *` is not allowed", "name what you import")
-            if alias.name not in CONSTANTS and alias.name not in SOURCE_NAMES[stmt.module]:
+            known = SOURCE_NAMES[stmt.module].keys() | (
+                ARRAY_FUNCTIONS if stmt.module == "numpy" else set()
+            )
+            if alias.name not in CONSTANTS and alias.name not in known:
                 raise src.error(
                     stmt,
                     f"`{stmt.module}.{alias.name}` is not supported",
@@ -455,6 +478,12 @@ class Lowering:
             return self.constant(node)
         if isinstance(node, ast.Name):
             return self.name(node)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult) and self.mod.arrays:
+            a, b = self.array_operand(node.left), self.array_operand(node.right)
+            return Form.atom(self.b.add("matmul", (a, b), ()))
+        if isinstance(node, ast.Subscript) and self.mod.arrays:
+            x = self.array_operand(node.value)
+            return Form.atom(self.b.add("index", (x,), (self.index(node.slice),)))
         if isinstance(node, ast.BinOp):
             op = _BINOPS.get(type(node.op))
             if op is None:
@@ -477,6 +506,10 @@ class Lowering:
             )
         if isinstance(node, ast.Call):
             return self.call(node)
+        if isinstance(node, ast.Attribute) and node.attr == "T" and self.mod.arrays:
+            if not (isinstance(node.value, ast.Name) and node.value.id in self.mod.modules):
+                x = self.array_operand(node.value)
+                return Form.atom(self.b.add("transpose", (x,), (None,)))
         if isinstance(node, ast.Attribute):
             lib, attr = self.attribute(node)
             if attr in CONSTANTS:
@@ -626,6 +659,11 @@ class Lowering:
         func = node.func
         if isinstance(func, ast.Name) and func.id in self.mod.functions:
             return self.inline(func.id, node)
+        array_fn = self.array_function(func)
+        if array_fn is not None:
+            fn, receiver = array_fn
+            args = ([receiver] if receiver is not None else []) + list(node.args)
+            return self.array_call(fn, args, node)
         lib, fn = self.callee(func)
         if node.keywords:
             raise self.src.error(
@@ -638,6 +676,148 @@ class Lowering:
                 "write log(x) / log(b) for a logarithm base b" if fn == "log" else "pass one value",
             )
         return self.unary(fn, lib, self.expr(node.args[0]))
+
+    # -- arrays -------------------------------------------------------------------------------
+
+    def array_function(self, func: ast.expr) -> tuple[str, ast.expr | None] | None:
+        """(numpy function, method receiver or None) when `func` names an array operation."""
+        if not self.mod.arrays:
+            return None
+        if isinstance(func, ast.Attribute):
+            base = func.value
+            if isinstance(base, ast.Name) and base.id in self.mod.modules:
+                if self.mod.modules[base.id] == "numpy" and func.attr in ARRAY_FUNCTIONS:
+                    return func.attr, None
+                return None
+            if func.attr in METHODS:
+                return func.attr, base
+            raise self.src.error(
+                func,
+                f"method `.{func.attr}()` is not supported",
+                "array methods: " + ", ".join(f".{m}()" for m in sorted(METHODS)) + " and .T",
+            )
+        if isinstance(func, ast.Name) and func.id in self.mod.imported:
+            lib, attr = self.mod.imported[func.id]
+            if lib == "numpy" and attr in ARRAY_FUNCTIONS:
+                return attr, None
+        return None
+
+    def array_operand(self, node: ast.expr) -> int:
+        """The variable holding an array expression (constants are not arrays here)."""
+        form = self.expr(node)
+        if form.is_const():
+            raise self.src.error(
+                node, "this operand must be an array, not a constant", "pass it as a parameter"
+            )
+        return self.b.variable(form)
+
+    def operand(self, node: ast.expr) -> tuple[int | None, Number | None]:
+        """(variable, None) for an expression, or (None, constant) for a constant."""
+        form = self.expr(node)
+        if form.is_const():
+            return None, form.const
+        return self.b.variable(form), None
+
+    def static(self, node: ast.expr | None, what: str) -> object:
+        """A compile-time constant argument: None, an int, or a tuple of ints."""
+        if node is None or (isinstance(node, ast.Constant) and node.value is None):
+            return None
+        if isinstance(node, (ast.Tuple, ast.List)):
+            return tuple(self.static(e, what) for e in node.elts)
+        form = self.expr(node)
+        if not form.is_const():
+            raise self.src.error(node, f"{what} must be a constant", f"write the {what} literally")
+        value = form.const
+        return int(value) if float(value).is_integer() else value
+
+    def index(self, node: ast.expr) -> tuple:
+        """The canonical form of a constant index (see ir.index_value)."""
+        if isinstance(node, ast.Tuple):
+            return ("t", tuple(self.index(e) for e in node.elts))
+        if isinstance(node, ast.Slice):
+            parts = [self.static(p, "slice bound") for p in (node.lower, node.upper, node.step)]
+            return ("s", *parts)
+        if isinstance(node, ast.Constant) and node.value is Ellipsis:
+            return ("e",)
+        if isinstance(node, ast.Constant) and node.value is None:
+            return ("n",)
+        value = self.static(node, "index")
+        if not isinstance(value, int):
+            raise self.src.error(node, "indices must be integer constants", "e.g. x[0], X[:, 1:]")
+        return ("i", value)
+
+    def array_call(self, fn: str, args: list[ast.expr], node: ast.Call) -> Form:
+        """An array operation `fn(*args, **keywords)` as one step."""
+        kw = {k.arg: k.value for k in node.keywords}
+        spec = _ARRAY_SIGNATURES[fn]
+        bound: dict[str, ast.expr | None] = dict.fromkeys(spec)
+        varargs = fn in ("reshape", "transpose")
+        if (len(args) > len(spec) and not varargs) or any(k not in spec for k in kw):
+            raise self.src.error(
+                node, f"bad arguments for `{fn}`", f"{fn} takes ({', '.join(spec)})"
+            )
+        for name, value in zip(spec, args):
+            bound[name] = value
+        for name, value in kw.items():
+            bound[name] = value
+        if fn in ("sum", "mean"):
+            x = self.array_operand(_required(self.src, bound, "a", fn, node))
+            keep = self.static(bound["keepdims"], "keepdims")
+            params = (self.static(bound["axis"], "axis"), bool(keep))
+            return Form.atom(self.b.add(fn, (x,), params))
+        if fn in ("dot", "matmul"):
+            a = self.array_operand(_required(self.src, bound, "a", fn, node))
+            b = self.array_operand(_required(self.src, bound, "b", fn, node))
+            return Form.atom(self.b.add(fn, (a, b), ()))
+        if fn == "transpose":
+            x = self.array_operand(_required(self.src, bound, "a", fn, node))
+            extra = [self.static(a, "axes") for a in args[2:]]
+            axes = self.static(bound["axes"], "axes")
+            if extra:
+                axes = (axes, *extra)
+            return Form.atom(self.b.add("transpose", (x,), (axes,)))
+        if fn == "reshape":
+            x = self.array_operand(_required(self.src, bound, "a", fn, node))
+            shape = self.static(_required(self.src, bound, "shape", fn, node), "shape")
+            extra = tuple(self.static(a, "shape") for a in args[2:])
+            if extra:
+                shape = (shape, *extra)
+            return Form.atom(self.b.add("reshape", (x,), (shape,)))
+        if fn == "clip":
+            x = self.array_operand(_required(self.src, bound, "a", fn, node))
+            lo = self.static(bound["a_min"], "bound")
+            hi = self.static(bound["a_max"], "bound")
+            return Form.atom(self.b.add("clip", (x,), (lo, hi)))
+        names = ("condition", "x", "y") if fn == "where" else ("x1", "x2")
+        variables: list[int] = []
+        consts: list[Number | None] = []
+        for name in names:
+            value = _required(self.src, bound, name, fn, node)
+            if fn == "where" and name == "condition":
+                var, const = self.condition(value), None
+            else:
+                var, const = self.operand(value)
+            if var is not None:
+                variables.append(var)
+            consts.append(const)
+        if not variables:
+            raise self.src.error(node, f"`{fn}` of constants", "compute the constant yourself")
+        return Form.atom(self.b.add(fn, tuple(variables), (tuple(consts),)))
+
+    def condition(self, node: ast.expr) -> int:
+        """The variable holding a comparison (np.where's condition; never differentiated)."""
+        if not isinstance(node, ast.Compare) or len(node.ops) != 1:
+            raise self.src.error(
+                node, "np.where's condition must be one comparison", "e.g. np.where(x > 0, x, 0)"
+            )
+        op = _COMPARE_OPS.get(type(node.ops[0]))
+        if op is None:
+            raise self.src.error(node, "unsupported comparison", "use > < >= <= == or !=")
+        left, right = self.operand(node.left), self.operand(node.comparators[0])
+        variables = tuple(v for v, _ in (left, right) if v is not None)
+        if not variables:
+            raise self.src.error(node, "a comparison of constants", "compare an array")
+        return self.b.add("compare", variables, (op, (left[1], right[1])))
 
     def callee(self, func: ast.expr) -> tuple[str, str]:
         """(library, our op name) of a called unary function, or an error."""
@@ -744,6 +924,30 @@ class Lowering:
         result = inner.body(fdef)
         self.b.line = line
         return result
+
+
+_ARRAY_SIGNATURES: dict[str, tuple[str, ...]] = {
+    "sum": ("a", "axis", "keepdims"),
+    "mean": ("a", "axis", "keepdims"),
+    "dot": ("a", "b"),
+    "matmul": ("a", "b"),
+    "transpose": ("a", "axes"),
+    "reshape": ("a", "shape"),
+    "clip": ("a", "a_min", "a_max"),
+    "where": ("condition", "x", "y"),
+    "logaddexp": ("x1", "x2"),
+    "maximum": ("x1", "x2"),
+    "minimum": ("x1", "x2"),
+}
+
+
+def _required(
+    src: Source, bound: dict[str, ast.expr | None], name: str, fn: str, node: ast.AST
+) -> ast.expr:
+    value = bound[name]
+    if value is None:
+        raise src.error(node, f"`{fn}` needs its `{name}` argument", f"pass {name}")
+    return value
 
 
 def default_value(mod: Module, node: ast.expr) -> Number:
@@ -995,6 +1199,7 @@ def lower_function(mod: Module, name: str) -> Trace:
         output=output,
         defaults=default_values,
         line=fdef.lineno,
+        arrays=mod.arrays,
     )
 
 

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .ir import Assign, Const, Expr, Program, Temp, Trace, Var, add
+from .ir import (
+    Assign,
+    Call,
+    Const,
+    Expr,
+    Program,
+    Step,
+    Temp,
+    Trace,
+    Var,
+    add,
+    without_selects,
+)
 from .rules import Edge, rule
 
 
@@ -44,8 +56,12 @@ def adjoint_body(trace: Trace, wrt: Sequence[str]) -> tuple[list[Assign], tuple[
     for s in reversed(trace.steps):
         if s.index not in assigned:
             continue
-        defs, edges = rule(s).contributions(s, Var(s.index, True), fresh)
+        r = rule(s)
+        defs, edges = r.contributions(s, Var(s.index, True), fresh)
         edges = [e for e in edges if s.args[e[0]] in needs]
+        if trace.arrays:
+            defs = [(t, without_selects(e)) for t, e in defs]
+            edges = [_for_arrays(s, r.broadcasting, e) for e in edges]
         if not edges:
             continue
         body.extend(Assign(t, e, "temp", step=s.index) for t, e in defs)
@@ -67,6 +83,16 @@ def adjoint_body(trace: Trace, wrt: Sequence[str]) -> tuple[list[Assign], tuple[
         Var(trace.input_id(n), True) if trace.input_id(n) in assigned else Const(0.0) for n in wrt
     )
     return body, grads
+
+
+def _for_arrays(step: Step, broadcasting: bool, edge: Edge) -> Edge:
+    """An edge for array values: numpy's IEEE semantics, and summed back where it broadcast."""
+    i, contribution, partial = edge
+    contribution = without_selects(contribution)
+    partial = without_selects(partial) if partial is not None else None
+    if broadcasting and len(step.args) >= 2:
+        contribution = Call("adc", "_unbroadcast", (contribution, Var(step.args[i])))
+    return i, contribution, partial
 
 
 def _per_parent(args: tuple[int, ...], edges: list[Edge]) -> list[Edge]:

@@ -23,6 +23,8 @@ from .ir import (
     Call,
     Const,
     Expr,
+    Index,
+    Lit,
     Neg,
     Number,
     Select,
@@ -31,6 +33,7 @@ from .ir import (
     Var,
     add,
     div,
+    index_text,
     mul,
     neg,
     power,
@@ -54,6 +57,8 @@ class Rule:
 
     type: int = 0
     explain: str = ""
+    # Whether the step's operands may broadcast against each other (array mode sums back).
+    broadcasting: bool = False
 
     def primal(self, step: Step) -> Expr:
         """The right-hand side computing z from its arguments."""
@@ -95,6 +100,7 @@ def _scaled(c: Number, x: Expr) -> Expr:
 
 class Affine(Rule):
     type = 1
+    broadcasting = True
     explain = "Type 1 (affine): the partial is the coefficient"
 
     def primal(self, step: Step) -> Expr:
@@ -181,6 +187,7 @@ def _power_partial(x: Expr, p: Number) -> Expr:
 
 class Product(Rule):
     type = 2
+    broadcasting = True
     explain = "Type 2 (product): the power rule, p * x^(p-1) times the other factors"
 
     def primal(self, step: Step) -> Expr:
@@ -308,6 +315,9 @@ _UNARY: dict[str, UnaryFunction] = {
     "atan": UnaryFunction(
         "atan", "arctan", lambda u, y, f: div(ONE, BinOp("+", ONE, _sq(u))), "1/(1 + u^2)"
     ),
+    "log1p": UnaryFunction(
+        "log1p", "log1p", lambda u, y, f: div(ONE, BinOp("+", ONE, u)), "1/(1 + u)"
+    ),
     "abs": UnaryFunction(None, "abs", lambda u, y, f: f("sign", u), "sign(u), 0 at 0"),
 }
 
@@ -383,6 +393,325 @@ class ConstantPower(Rule):
 
 
 # ---------------------------------------------------------------------------------------------
+# Arrays: reductions, linear algebra, shape changes, indexing, selections
+# ---------------------------------------------------------------------------------------------
+
+# Adjoints that need shape logic call these helpers; their source is written into every
+# generated module that uses them (numpy only), and the reference evaluator runs the same text.
+HELPERS: dict[str, str] = {
+    "_unbroadcast": """
+def _unbroadcast(g, like):
+    \"\"\"Sum g back to the shape of like: the adjoint of numpy broadcasting.\"\"\"
+    shape = np.shape(like)
+    if np.shape(g) == shape:
+        return g
+    if isinstance(like, (int, float)):
+        return float(np.sum(g))
+    g = np.broadcast_to(g, np.broadcast_shapes(np.shape(g), shape))
+    lead = np.ndim(g) - len(shape)
+    if lead:
+        g = np.sum(g, axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    return np.sum(g, axis=axes, keepdims=True) if axes else g
+""",
+    "_unsum": """
+def _unsum(g, like, axis, keepdims):
+    \"\"\"The adjoint of np.sum(like, axis): g spread back over the summed axes.\"\"\"
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, np.shape(like))
+""",
+    "_unmean": """
+def _unmean(g, like, axis, keepdims):
+    \"\"\"The adjoint of np.mean(like, axis).\"\"\"
+    shape = np.shape(like)
+    axes = range(len(shape)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    count = 1
+    for a in axes:
+        count *= shape[a]
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, shape) / count
+""",
+    "_unindex": """
+def _unindex(g, like, index):
+    \"\"\"The adjoint of like[index] for a constant basic index (no element repeats).\"\"\"
+    out = np.zeros(np.shape(like))
+    out[index] = g
+    return out
+""",
+    "_matmul_a": """
+def _matmul_a(g, a, b):
+    \"\"\"The adjoint of a in a @ b, for vectors and matrices.\"\"\"
+    if np.ndim(b) == 1:
+        return np.outer(g, b) if np.ndim(a) == 2 else g * b
+    if np.ndim(a) == 1:
+        return b @ g
+    return g @ np.swapaxes(b, -1, -2)
+""",
+    "_matmul_b": """
+def _matmul_b(g, a, b):
+    \"\"\"The adjoint of b in a @ b, for vectors and matrices.\"\"\"
+    if np.ndim(a) == 1:
+        return np.outer(a, g) if np.ndim(b) == 2 else g * a
+    return np.swapaxes(a, -1, -2) @ g
+""",
+}
+
+_HELPER_NAMESPACE: dict[str, Callable] = {}
+
+
+def helper_namespace() -> dict[str, Callable]:
+    """The helpers as functions, from the same source the generated modules hold."""
+    if not _HELPER_NAMESPACE:
+        import numpy
+
+        namespace: dict = {"np": numpy}
+        for text in HELPERS.values():
+            exec(compile(text, "<adc helpers>", "exec"), namespace)
+        _HELPER_NAMESPACE.update({name: namespace[name] for name in HELPERS})
+    return _HELPER_NAMESPACE
+
+
+def _helper(name: str, *args: Expr) -> Expr:
+    return Call("adc", name, args)
+
+
+def _np(fn: str, *args: Expr) -> Expr:
+    return Call("numpy", fn, args)
+
+
+def _operands(step: Step, consts: tuple) -> list[Expr]:
+    """The operands of a call-like step: its variables, with constants where `consts` has one."""
+    args = iter(step.args)
+    return [Var(next(args)) if c is None else Const(c) for c in consts]
+
+
+def _positions(consts: tuple) -> list[int]:
+    """For each variable argument, its operand position."""
+    return [k for k, c in enumerate(consts) if c is None]
+
+
+def _kw(value: object) -> str:
+    return "" if value is None else f", axis={value}"
+
+
+class Reduction(Rule):
+    """np.sum / np.mean: params (axis, keepdims). A linear map: Type 1."""
+
+    type = 1
+    explain = "Type 1 (linear): the adjoint spreads zbar back over the reduced axes"
+
+    def __init__(self, fn: str, helper: str) -> None:
+        self.fn, self.helper = fn, helper
+
+    def primal(self, step: Step) -> Expr:
+        axis, keepdims = step.params
+        args: list[Expr] = [Var(step.args[0])]
+        if axis is not None or keepdims:
+            args.append(Lit(axis))
+        if keepdims:
+            args.append(Lit(True))
+        return _np(self.fn, *args)
+
+    def show(self, step: Step, name: Name) -> str:
+        axis, keepdims = step.params
+        keep = ", keepdims=True" if keepdims else ""
+        return f"{self.fn}({name(step.args[0])}{_kw(axis)}{keep})"
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        axis, keepdims = step.params
+        x = Var(step.args[0])
+        return [], [(0, _helper(self.helper, gbar, x, Lit(axis), Lit(keepdims)), None)]
+
+
+class MatMul(Rule):
+    """a @ b (np.matmul, np.dot) for vectors and matrices. Bilinear: Type 2."""
+
+    type = 2
+    explain = "Type 2 (product): each factor's adjoint is zbar times the other factor"
+
+    def __init__(self, fn: str) -> None:
+        self.fn = fn
+
+    def primal(self, step: Step) -> Expr:
+        a, b = Var(step.args[0]), Var(step.args[1])
+        return BinOp("@", a, b) if self.fn == "matmul" else _np(self.fn, a, b)
+
+    def show(self, step: Step, name: Name) -> str:
+        a, b = name(step.args[0]), name(step.args[1])
+        return f"{a} @ {b}" if self.fn == "matmul" else f"dot({a}, {b})"
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        a, b = Var(step.args[0]), Var(step.args[1])
+        return [], [
+            (0, _helper("_matmul_a", gbar, a, b), None),
+            (1, _helper("_matmul_b", gbar, a, b), None),
+        ]
+
+
+class Transpose(Rule):
+    """np.transpose(x, axes) and x.T: params (axes,). Linear: Type 1."""
+
+    type = 1
+    explain = "Type 1 (linear): the adjoint is transposed back"
+
+    def primal(self, step: Step) -> Expr:
+        axes = step.params[0]
+        x = Var(step.args[0])
+        return _np("transpose", x) if axes is None else _np("transpose", x, Lit(axes))
+
+    def show(self, step: Step, name: Name) -> str:
+        axes = step.params[0]
+        return (
+            f"{name(step.args[0])}.T"
+            if axes is None
+            else f"transpose({name(step.args[0])}, {axes})"
+        )
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        axes = step.params[0]
+        if axes is None:
+            return [], [(0, _np("transpose", gbar), None)]
+        inverse = tuple(sorted(range(len(axes)), key=lambda k: axes[k]))
+        return [], [(0, _np("transpose", gbar, Lit(inverse)), None)]
+
+
+class Reshape(Rule):
+    """np.reshape(x, shape) and x.reshape(...): params (shape,). Linear: Type 1."""
+
+    type = 1
+    explain = "Type 1 (linear): the adjoint is reshaped back"
+
+    def primal(self, step: Step) -> Expr:
+        return _np("reshape", Var(step.args[0]), Lit(step.params[0]))
+
+    def show(self, step: Step, name: Name) -> str:
+        return f"reshape({name(step.args[0])}, {step.params[0]})"
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        x = Var(step.args[0])
+        return [], [(0, _np("reshape", gbar, _np("shape", x)), None)]
+
+
+class Subscript(Rule):
+    """x[index] for a constant basic index: params (canonical index,). Linear: Type 1."""
+
+    type = 1
+    explain = "Type 1 (linear): the adjoint is zbar placed back at the indexed positions"
+
+    def primal(self, step: Step) -> Expr:
+        return Index(Var(step.args[0]), step.params[0])
+
+    def show(self, step: Step, name: Name) -> str:
+        return f"{name(step.args[0])}[{index_text(step.params[0])}]"
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        x = Var(step.args[0])
+        index = Lit(("index", step.params[0]))
+        return [], [(0, _helper("_unindex", gbar, x, index), None)]
+
+
+class Binary(Rule):
+    """np.logaddexp / np.maximum / np.minimum: params (consts,), a constant per operand or None
+    where the operand is a variable."""
+
+    type = 3
+    broadcasting = True
+
+    def __init__(self, fn: str, explain: str) -> None:
+        self.fn, self.explain = fn, explain
+
+    def primal(self, step: Step) -> Expr:
+        return _np(self.fn, *_operands(step, step.params[0]))
+
+    def show(self, step: Step, name: Name) -> str:
+        ops = [name(a) for a in step.args]
+        shown = [ops.pop(0) if c is None else show_number(c) for c in step.params[0]]
+        return f"{self.fn}({', '.join(shown)})"
+
+    def partial(self, step: Step, i: int) -> Expr:
+        a, b = _operands(step, step.params[0])
+        k = _positions(step.params[0])[i]
+        mine, other = (a, b) if k == 0 else (b, a)
+        if self.fn == "logaddexp":
+            return _np("exp", BinOp("-", mine, Var(step.index)))
+        win = ">" if self.fn == "maximum" else "<"
+        return add(BinOp(win, mine, other), mul(Const(0.5), BinOp("==", mine, other)))
+
+
+class Clip(Rule):
+    """np.clip(x, lo, hi) with constant bounds (None for none): params (lo, hi)."""
+
+    type = 3
+    explain = "Type 3 (unary): the slope is 1 inside [lo, hi] and 0 outside"
+
+    def primal(self, step: Step) -> Expr:
+        lo, hi = step.params
+        return _np("clip", Var(step.args[0]), Lit(lo), Lit(hi))
+
+    def show(self, step: Step, name: Name) -> str:
+        lo, hi = step.params
+        return f"clip({name(step.args[0])}, {lo}, {hi})"
+
+    def partial(self, step: Step, i: int) -> Expr:
+        lo, hi = step.params
+        x = Var(step.args[0])
+        inside: Expr | None = None
+        for op, bound in ((">=", lo), ("<=", hi)):
+            if bound is not None:
+                test = BinOp(op, x, Const(bound))
+                inside = test if inside is None else BinOp("*", inside, test)
+        return inside if inside is not None else ONE
+
+
+class Where(Rule):
+    """np.where(cond, a, b): params (consts,) for the operands (cond, a, b); cond is not
+    differentiated. Linear in a and b: Type 1."""
+
+    type = 1
+    broadcasting = True
+    explain = "Type 1 (linear): zbar flows to a where cond holds and to b elsewhere"
+
+    def primal(self, step: Step) -> Expr:
+        return _np("where", *_operands(step, step.params[0]))
+
+    def show(self, step: Step, name: Name) -> str:
+        ops = [name(a) for a in step.args]
+        shown = [ops.pop(0) if c is None else show_number(c) for c in step.params[0]]
+        return f"where({', '.join(shown)})"
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        cond = _operands(step, step.params[0])[0]
+        edges: list[Edge] = []
+        for i, k in enumerate(_positions(step.params[0])):
+            if k == 1:
+                edges.append((i, _np("where", cond, gbar, Const(0.0)), None))
+            elif k == 2:
+                edges.append((i, _np("where", cond, Const(0.0), gbar), None))
+        return [], edges
+
+
+class Compare(Rule):
+    """`a op b` for a condition of np.where: params (op, consts). Not differentiated."""
+
+    type = 3
+    explain = "a comparison is piecewise constant: its partials are 0"
+
+    def primal(self, step: Step) -> Expr:
+        a, b = _operands(step, step.params[1])
+        return BinOp(step.params[0], a, b)
+
+    def show(self, step: Step, name: Name) -> str:
+        ops = [name(a) for a in step.args]
+        a, b = (ops.pop(0) if c is None else show_number(c) for c in step.params[1])
+        return f"{a} {step.params[0]} {b}"
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        return [], []
+
+
+# ---------------------------------------------------------------------------------------------
 # The table
 # ---------------------------------------------------------------------------------------------
 
@@ -393,6 +722,20 @@ RULES: dict[str, Rule] = {
     # Type 3: unary functions
     **{fn: Unary(fn) for fn in _UNARY},
     "cpow": ConstantPower(),
+    # Arrays
+    "sum": Reduction("sum", "_unsum"),
+    "mean": Reduction("mean", "_unmean"),
+    "matmul": MatMul("matmul"),
+    "dot": MatMul("dot"),
+    "transpose": Transpose(),
+    "reshape": Reshape(),
+    "index": Subscript(),
+    "logaddexp": Binary("logaddexp", "Type 3: d/da logaddexp(a, b) = exp(a - z)"),
+    "maximum": Binary("maximum", "Type 3: the larger operand gets zbar (half each at a tie)"),
+    "minimum": Binary("minimum", "Type 3: the smaller operand gets zbar (half each at a tie)"),
+    "clip": Clip(),
+    "where": Where(),
+    "compare": Compare(),
 }
 
 # Source spellings of the unary functions, per library, mapped to our op names.
@@ -415,7 +758,9 @@ def rule(step: Step) -> Rule:
 
 def lib_of(step: Step) -> str | None:
     """The library a step's code calls ('math', 'numpy', 'builtins'), if any."""
-    return step.params[2] if RULES[step.op].type == 3 else None
+    if isinstance(RULES[step.op], (Unary, ConstantPower)):
+        return step.params[2]
+    return None if step.op in ("affine", "product") else "numpy"
 
 
 __all__ = ["RULES", "SOURCE_NAMES", "FOLD", "Rule", "rule", "lib_of", "call", "Neg"]

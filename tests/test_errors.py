@@ -60,7 +60,7 @@ CASES: list[tuple[str, str, int, int, str]] = [
     ("os.path.join call", "def f(x, y):\n    return os.path.join(x) * y\n", 2, 12, "os.path"),
     ("math.pi.real", H + "def f(x):\n    return x * math.pi.real\n", 6, 16, "math.pi.real"),
     ("math.floor", H + "def f(x):\n    return math.floor(x) + 1\n", 6, 12, "math.floor"),
-    ("np.sum", H + "def f(x):\n    return 2 * np.sum(x)\n", 6, 16, "np.sum"),
+    ("np.cumsum", H + "def f(x):\n    return 2 * np.cumsum(x)\n", 6, 16, "np.cumsum"),
     ("math not imported", "def f(x):\n    return x + math.sin(x)\n", 2, 16, "math.sin"),
     # subscripts
     ("subscript", "def f(x, y):\n    return x[0] + y\n", 2, 12, "x[0]"),
