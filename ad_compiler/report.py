@@ -112,15 +112,29 @@ class RunReport:
         return "\n".join(out)
 
     def _summary(self) -> str:
-        args = ", ".join(f"{k}={format_value(v)}" for k, v in self.inputs.items())
-        grads = "\n".join(f"d{self.function}/d{k} = {v!r}" for k, v in self.gradient.items())
-        return f"{self.function}({args}) = {self.value!r}\n{grads}"
+        args = ", ".join(f"{k}={_short(v)}" for k, v in self.inputs.items())
+        grads = "\n".join(f"d{self.function}/d{k} = {_full(v)}" for k, v in self.gradient.items())
+        return f"{self.function}({args}) = {_full(self.value)}\n{grads}"
 
 
 def format_value(value: Any) -> str:
-    """A value as a table shows it: integers plainly, others to three decimals."""
+    """A value as a table shows it: integers plainly, others to three decimals, arrays as
+    their shape and range."""
     if isinstance(value, bool):
         return str(int(value))
+    shape = getattr(value, "shape", None)
+    if shape:
+        import numpy as np
+
+        if value.size == 0:
+            return f"{shape} empty"
+        low, high, mean = np.min(value), np.max(value), np.mean(value)
+        return (
+            f"{shape} in [{format_value(float(low))}, {format_value(float(high))}], "
+            f"mean {format_value(float(mean))}"
+        )
+    if shape == ():
+        value = value.item()
     if isinstance(value, (int, float)):
         v = float(value)
         if not math.isfinite(v):
@@ -131,6 +145,23 @@ def format_value(value: Any) -> str:
             return f"{v:.3f}".rstrip("0").rstrip(".")
         return f"{v:.3e}"
     return str(value)
+
+
+def _short(value: Any) -> str:
+    """An argument in the summary line: a number, or an array's shape."""
+    shape = getattr(value, "shape", None)
+    return f"array{shape}" if shape else format_value(value)
+
+
+def _full(value: Any) -> str:
+    """A result in full precision: repr for numbers, numpy's printing for arrays."""
+    if getattr(value, "shape", None):
+        import numpy as np
+
+        return np.array2string(np.asarray(value), precision=6, threshold=20)
+    if hasattr(value, "item"):
+        value = value.item()
+    return repr(value)
 
 
 def _text_rows(rows: list[Row]) -> list[str]:
@@ -146,8 +177,8 @@ def _json_safe(data: Any) -> Any:
         return [_json_safe(v) for v in data]
     if isinstance(data, float) and not math.isfinite(data):
         return str(data)
-    if hasattr(data, "item"):
-        return _json_safe(data.item())
+    if hasattr(data, "tolist"):
+        return _json_safe(data.tolist())
     return data
 
 

@@ -6,6 +6,7 @@ import ast
 import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -142,23 +143,63 @@ def trace_cmd(file: str, function: str | None, fmt: str) -> None:
         click.echo(trace_text(trace))
 
 
-def _parse_values(pairs: tuple[str, ...], file: str) -> dict[str, float]:
-    values: dict[str, float] = {}
+def _parse_values(pairs: tuple[str, ...], file: str) -> dict[str, Any]:
+    """NAME=VALUE arguments: a number, a list literal, zeros(...)/ones(...), or @FILE."""
+    values: dict[str, Any] = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
         if not sep or not name.strip():
             raise CompileError(
                 f"cannot read the argument `{pair}`",
                 filename=file,
-                hint="write NAME=VALUE, e.g. x1=2",
+                hint="write NAME=VALUE, e.g. x1=2, w=zeros(30), X=@data.npy or v=[1, 2]",
             )
-        try:
-            values[name.strip()] = float(text)
-        except ValueError:
-            raise CompileError(
-                f"`{text}` is not a number (for {name})", filename=file, hint="e.g. x1=2.5"
-            ) from None
+        values[name.strip()] = _value(text.strip(), name.strip(), file)
     return values
+
+
+def _value(text: str, name: str, file: str) -> Any:
+    import numpy as np
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if text.startswith("@"):
+        return _load_array(Path(text[1:]), name, file)
+    match = re.fullmatch(r"(zeros|ones)\(\s*\(?([\d\s,]*)\)?\s*\)", text)
+    if match:
+        dims = tuple(int(d) for d in match.group(2).replace(" ", "").split(",") if d)
+        return (np.zeros if match.group(1) == "zeros" else np.ones)(dims)
+    try:
+        literal = ast.literal_eval(text)
+        array = np.array(literal, dtype=float)
+    except (ValueError, SyntaxError, TypeError):
+        raise CompileError(
+            f"`{text}` is not a value (for {name})",
+            filename=file,
+            hint="a number, a list like [1, 2], zeros(3), ones(2, 3) or @file.npy",
+        ) from None
+    return array
+
+
+def _load_array(path: Path, name: str, file: str) -> Any:
+    import numpy as np
+
+    try:
+        if path.suffix == ".npy":
+            return np.load(path, allow_pickle=False).astype(float)
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                keys = list(archive.keys())
+                return archive[name if name in keys else keys[0]].astype(float)
+        return np.loadtxt(path, delimiter="," if path.suffix == ".csv" else None, ndmin=1)
+    except (OSError, ValueError) as exc:
+        raise CompileError(
+            f"cannot load {path} (for {name}): {exc}",
+            filename=file,
+            hint="give a .npy, .npz or numeric .csv file",
+        ) from None
 
 
 @main.command("run")
@@ -234,8 +275,8 @@ def check_cmd(
 
 
 def _check_parameters(
-    given: dict[str, float], params: tuple[str, ...], function: str, file: str
-) -> dict[str, float]:
+    given: dict[str, Any], params: tuple[str, ...], function: str, file: str
+) -> dict[str, Any]:
     for name in given:
         if name not in params:
             raise CompileError(
@@ -246,9 +287,9 @@ def _check_parameters(
     return given
 
 
-def _point(trace: Trace, given: dict[str, float], file: str) -> dict[str, float]:
+def _point(trace: Trace, given: dict[str, Any], file: str) -> dict[str, Any]:
     """Every parameter's value: given, else the default; a missing one is an error."""
-    point: dict[str, float] = {}
+    point: dict[str, Any] = {}
     for p in trace.params:
         if p in given:
             point[p] = given[p]
