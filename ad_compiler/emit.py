@@ -147,7 +147,8 @@ def to_ast(expr: Expr, names: Names) -> ast.expr:
                 func = ast.Name(expr.fn, ast.Load())
         else:
             func = ast.Attribute(ast.Name(names.modules[expr.lib], ast.Load()), expr.fn, ast.Load())
-        return ast.Call(func, args, [])
+        keywords = [ast.keyword(k, to_ast(v, names)) for k, v in expr.keywords]
+        return ast.Call(func, args, keywords)
     if isinstance(expr, Select):
         return ast.IfExp(
             to_ast(expr.test, names), to_ast(expr.normal, names), to_ast(expr.singular, names)

@@ -59,11 +59,13 @@ class Neg:
 
 @dataclass(frozen=True)
 class Call:
-    """A whitelisted library function: lib is 'math', 'numpy' or 'builtins'."""
+    """A whitelisted function: lib is 'math', 'numpy', 'builtins' or 'adc' (a helper written
+    into the generated module); keywords are (name, value) pairs."""
 
     lib: str
     fn: str
     args: tuple[Expr, ...]
+    keywords: tuple[tuple[str, Expr], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,7 @@ def walk(expr: Expr) -> list[Expr]:
         elif isinstance(node, Neg):
             stack.append(node.operand)
         elif isinstance(node, Call):
-            stack.extend(reversed(node.args))
+            stack.extend(reversed([*node.args, *(v for _, v in node.keywords)]))
         elif isinstance(node, Select):
             stack.extend((node.singular, node.normal, node.test))
         elif isinstance(node, Index):
@@ -220,7 +222,9 @@ def without_selects(expr: Expr) -> Expr:
     if isinstance(expr, Neg):
         return Neg(without_selects(expr.operand))
     if isinstance(expr, Call):
-        return Call(expr.lib, expr.fn, tuple(without_selects(a) for a in expr.args))
+        args = tuple(without_selects(a) for a in expr.args)
+        keywords = tuple((k, without_selects(v)) for k, v in expr.keywords)
+        return Call(expr.lib, expr.fn, args, keywords)
     if isinstance(expr, Index):
         return Index(without_selects(expr.value), expr.index)
     return expr
@@ -245,6 +249,7 @@ class Step:
     args: tuple[int, ...]
     params: tuple[Any, ...]
     line: int = 0
+    col: int = 0
 
 
 @dataclass
@@ -354,7 +359,8 @@ def show(
             text = "-" + go(e.operand, _PRECEDENCE["neg"])
             return f"({text})" if outer > 0 else text
         if isinstance(e, Call):
-            return f"{e.fn}(" + ", ".join(go(a, 0) for a in e.args) + ")"
+            parts = [go(a, 0) for a in e.args] + [f"{k}={go(v, 0)}" for k, v in e.keywords]
+            return f"{e.fn}(" + ", ".join(parts) + ")"
         if isinstance(e, Select):
             return go(e.normal, outer)
         if isinstance(e, Lit):
@@ -419,7 +425,8 @@ def evaluate(expr: Expr, env: Mapping[Var | Temp, Any]) -> Any:
     if isinstance(expr, Call):
         ns = library(expr.lib)
         fn = ns[expr.fn] if isinstance(ns, dict) else getattr(ns, expr.fn)
-        return fn(*(evaluate(a, env) for a in expr.args))
+        keywords = {k: evaluate(v, env) for k, v in expr.keywords}
+        return fn(*(evaluate(a, env) for a in expr.args), **keywords)
     a, b = evaluate(expr.left, env), evaluate(expr.right, env)
     return _BINARY[expr.op](a, b)
 

@@ -77,6 +77,7 @@ class Builder:
         self.steps: list[Step] = []
         self.table: dict[tuple, int] = {}
         self.line = 0
+        self.col = 0
         self.clock = 0
         self.order: dict[int, int] = {}
         self.born: dict[Monomial, int] = {}
@@ -101,11 +102,18 @@ class Builder:
         if found is not None:
             return found
         index = len(self.steps) + 1
-        self.steps.append(Step(index, op, args, params, self.line))
+        self.steps.append(Step(index, op, args, params, self.line, self.col))
         self.table[key] = index
         self.clock += 1
         self.order[index] = self.clock if born is None else born
         return index
+
+    def at(self, node: ast.AST, src: Source) -> None:
+        """Place the steps created next at `node` (1-based line and character column)."""
+        self.line = getattr(node, "lineno", self.line) or self.line
+        text = src.line_text(self.line)
+        byte_col = getattr(node, "col_offset", 0) or 0
+        self.col = len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore")) + 1
 
     def ordered(self) -> list[Step]:
         """The steps in order of first appearance in the source."""
@@ -412,7 +420,7 @@ class Lowering:
         if stmts and _is_docstring(stmts[0]):
             stmts = stmts[1:]
         for i, stmt in enumerate(stmts):
-            self.b.line = stmt.lineno
+            self.b.at(stmt, self.src)
             if isinstance(stmt, ast.Return):
                 if i != len(stmts) - 1:
                     raise self.src.error(
@@ -597,6 +605,7 @@ class Lowering:
         return self.mod.modules[base.id], node.attr
 
     def binary(self, op: str, a: Form, b: Form, node: ast.AST) -> Form:
+        self.b.at(node, self.src)
         if a.is_const() and b.is_const():
             return Form(_fold(op, a.const, b.const, self.src, node))
         if op == "+":
@@ -653,7 +662,8 @@ class Lowering:
                 "a constant base of `**` must be positive",
                 "write exp(y * log(c)) for c > 0, or move the sign outside",
             )
-        return self.unary("cpow", "math", exponent, extra=(base,))
+        self.b.at(node, self.src)
+        return self.unary("cpow", "math", exponent, extra=(base,), node=node)
 
     def call(self, node: ast.Call) -> Form:
         func = node.func
@@ -675,7 +685,9 @@ class Lowering:
                 f"`{fn}` takes exactly one argument here",
                 "write log(x) / log(b) for a logarithm base b" if fn == "log" else "pass one value",
             )
-        return self.unary(fn, lib, self.expr(node.args[0]))
+        arg = self.expr(node.args[0])
+        self.b.at(node, self.src)
+        return self.unary(fn, lib, arg, node=node)
 
     # -- arrays -------------------------------------------------------------------------------
 
@@ -722,6 +734,8 @@ class Lowering:
         """A compile-time constant argument: None, an int, or a tuple of ints."""
         if node is None or (isinstance(node, ast.Constant) and node.value is None):
             return None
+        if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+            return node.value
         if isinstance(node, (ast.Tuple, ast.List)):
             return tuple(self.static(e, what) for e in node.elts)
         form = self.expr(node)
@@ -850,9 +864,11 @@ class Lowering:
             raise self.src.error(func, f"`{lib}.{attr}` is not supported", _supported_functions())
         raise self.src.error(func, "only named functions can be called", _supported_functions())
 
-    def unary(self, fn: str, lib: str, arg: Form, extra: tuple = ()) -> Form:
+    def unary(
+        self, fn: str, lib: str, arg: Form, extra: tuple = (), node: ast.AST | None = None
+    ) -> Form:
         if arg.is_const():
-            return Form(self.fold_unary(fn, arg.const, extra))
+            return Form(self.fold_unary(fn, arg.const, extra, node))
         scale: Number = 1
         offset: Number = arg.const
         inner = Form(0, arg.terms)
@@ -866,15 +882,14 @@ class Lowering:
         step = self.b.add(fn, (var,), (scale, offset, lib, *extra))
         return Form.atom(step)
 
-    def fold_unary(self, fn: str, value: Number, extra: tuple) -> Number:
-        node = None
+    def fold_unary(self, fn: str, value: Number, extra: tuple, node: ast.AST | None) -> Number:
         try:
             if fn == "cpow":
                 return _tame(extra[0] ** value, self.src, node)
             result = FOLD[fn](value)
         except (ValueError, OverflowError, ZeroDivisionError) as exc:
-            raise self.src.error_at(
-                self.b.line, 1, f"`{fn}` of the constant {value!r} fails: {exc}", "check the domain"
+            raise self.src.error(
+                node, f"`{fn}` of the constant {value!r} fails: {exc}", "check the domain"
             ) from None
         return result
 
@@ -1072,7 +1087,7 @@ def _subsume(steps: list[Step]) -> list[Step]:
             const -= r * b.params[0]
         if len(terms) != len(s.args):
             args = tuple(a for a, _ in terms)
-            new = Step(s.index, "affine", args, (const, *(c for _, c in terms)), s.line)
+            new = Step(s.index, "affine", args, (const, *(c for _, c in terms)), s.line, s.col)
             out[by_pos[s.index]] = new
             affine[s.index] = new
     return out
@@ -1118,10 +1133,10 @@ def _split(steps: list[Step], builder_table: dict[tuple, int]) -> list[Step]:
                 piece = next_id
                 next_id += 1
                 table[key] = piece
-                out.append(Step(piece, "affine", prev_args, prev_params, s.line))
+                out.append(Step(piece, "affine", prev_args, prev_params, s.line, s.col))
             prev_args = (piece, s.args[j])
             prev_params = (0, 1, coeffs[j])
-        out.append(Step(s.index, "affine", prev_args, prev_params, s.line))
+        out.append(Step(s.index, "affine", prev_args, prev_params, s.line, s.col))
     return out
 
 
@@ -1164,6 +1179,7 @@ def _schedule(steps: list[Step], output: int) -> tuple[list[Step], int]:
             tuple(rename(a) for a in by_id[v].args),
             by_id[v].params,
             by_id[v].line,
+            by_id[v].col,
         )
         for v in order
     ]

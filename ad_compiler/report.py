@@ -195,6 +195,7 @@ def primal_values(trace: Trace, inputs: Mapping[str, Any], filename: str = "") -
                 f"evaluating {name(step.index)} = {rule(step).show(step, name)} failed: {exc}",
                 filename=filename or "<source>",
                 line=step.line,
+                col=max(step.col, 1),
                 source_line=trace.source_text.splitlines()[step.line - 1]
                 if trace.source_text
                 else "",

@@ -80,9 +80,17 @@ def adjoint_body(trace: Trace, wrt: Sequence[str]) -> tuple[list[Assign], tuple[
             )
             assigned.add(parent)
     grads = tuple(
-        Var(trace.input_id(n), True) if trace.input_id(n) in assigned else Const(0.0) for n in wrt
+        Var(trace.input_id(n), True) if trace.input_id(n) in assigned else _zero(trace, n)
+        for n in wrt
     )
     return body, grads
+
+
+def _zero(trace: Trace, name: str) -> Expr:
+    """The gradient of a parameter nothing flows to: 0.0, or zeros of its shape for arrays."""
+    if trace.arrays:
+        return Call("adc", "_zero", (Var(trace.input_id(name)),))
+    return Const(0.0)
 
 
 def _for_arrays(step: Step, broadcasting: bool, edge: Edge) -> Edge:

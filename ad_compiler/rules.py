@@ -210,6 +210,9 @@ class Product(Rule):
         return " * ".join(parts)
 
     def partial(self, step: Step, i: int) -> Expr:
+        if step.params == (-1,):
+            y = Var(step.index)  # d(1/x)/dx = -1/x^2 = -y*y: reuse the step's own value
+            return neg(BinOp("*", y, y))
         factors: list[tuple[Expr, Number]] = []
         others: list[tuple[Expr, Number]] = []
         coeff: Number = step.params[i]
@@ -402,11 +405,11 @@ HELPERS: dict[str, str] = {
     "_unbroadcast": """
 def _unbroadcast(g, like):
     \"\"\"Sum g back to the shape of like: the adjoint of numpy broadcasting.\"\"\"
+    if isinstance(like, (int, float)):
+        return g if isinstance(g, float) else float(np.sum(g))
     shape = np.shape(like)
     if np.shape(g) == shape:
         return g
-    if isinstance(like, (int, float)):
-        return float(np.sum(g))
     g = np.broadcast_to(g, np.broadcast_shapes(np.shape(g), shape))
     lead = np.ndim(g) - len(shape)
     if lead:
@@ -417,6 +420,8 @@ def _unbroadcast(g, like):
     "_unsum": """
 def _unsum(g, like, axis, keepdims):
     \"\"\"The adjoint of np.sum(like, axis): g spread back over the summed axes.\"\"\"
+    if isinstance(like, (int, float)):
+        return float(g)
     if axis is not None and not keepdims:
         g = np.expand_dims(g, axis)
     return np.broadcast_to(g, np.shape(like))
@@ -432,6 +437,17 @@ def _unmean(g, like, axis, keepdims):
     if axis is not None and not keepdims:
         g = np.expand_dims(g, axis)
     return np.broadcast_to(g, shape) / count
+""",
+    "_zero": """
+def _zero(like):
+    \"\"\"A zero gradient shaped like `like` (a Python float for a Python number).\"\"\"
+    return 0.0 if isinstance(like, (int, float)) else np.zeros(np.shape(like))
+""",
+    "_sigmoid": """
+def _sigmoid(t):
+    \"\"\"1 / (1 + exp(-t)); exp overflowing to inf gives the right 0, so no warning.\"\"\"
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-t))
 """,
     "_unindex": """
 def _unindex(g, like, index):
@@ -507,12 +523,12 @@ class Reduction(Rule):
 
     def primal(self, step: Step) -> Expr:
         axis, keepdims = step.params
-        args: list[Expr] = [Var(step.args[0])]
-        if axis is not None or keepdims:
-            args.append(Lit(axis))
+        keywords: list[tuple[str, Expr]] = []
+        if axis is not None:
+            keywords.append(("axis", Lit(axis)))
         if keepdims:
-            args.append(Lit(True))
-        return _np(self.fn, *args)
+            keywords.append(("keepdims", Lit(True)))
+        return Call("numpy", self.fn, (Var(step.args[0]),), tuple(keywords))
 
     def show(self, step: Step, name: Name) -> str:
         axis, keepdims = step.params
@@ -571,10 +587,13 @@ class Transpose(Rule):
 
     def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
         axes = step.params[0]
+        x = Var(step.args[0])
         if axes is None:
-            return [], [(0, _np("transpose", gbar), None)]
-        inverse = tuple(sorted(range(len(axes)), key=lambda k: axes[k]))
-        return [], [(0, _np("transpose", gbar, Lit(inverse)), None)]
+            return [], [(0, _helper("_unbroadcast", _np("transpose", gbar), x), None)]
+        n = len(axes)
+        inverse = tuple(sorted(range(n), key=lambda k: axes[k] % n))
+        back = _np("transpose", gbar, Lit(inverse))
+        return [], [(0, _helper("_unbroadcast", back, x), None)]
 
 
 class Reshape(Rule):
@@ -591,7 +610,8 @@ class Reshape(Rule):
 
     def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
         x = Var(step.args[0])
-        return [], [(0, _np("reshape", gbar, _np("shape", x)), None)]
+        back = _np("reshape", gbar, _np("shape", x))
+        return [], [(0, _helper("_unbroadcast", back, x), None)]
 
 
 class Subscript(Rule):
@@ -635,7 +655,10 @@ class Binary(Rule):
         k = _positions(step.params[0])[i]
         mine, other = (a, b) if k == 0 else (b, a)
         if self.fn == "logaddexp":
-            return _np("exp", BinOp("-", mine, Var(step.index)))
+            # sigmoid(mine - other) rather than exp(mine - z): a gradient that does not need
+            # the value then skips computing logaddexp altogether.
+            difference = mine if other == Const(0) else BinOp("-", mine, other)
+            return _helper("_sigmoid", difference)
         win = ">" if self.fn == "maximum" else "<"
         return add(BinOp(win, mine, other), mul(Const(0.5), BinOp("==", mine, other)))
 
@@ -730,7 +753,7 @@ RULES: dict[str, Rule] = {
     "transpose": Transpose(),
     "reshape": Reshape(),
     "index": Subscript(),
-    "logaddexp": Binary("logaddexp", "Type 3: d/da logaddexp(a, b) = exp(a - z)"),
+    "logaddexp": Binary("logaddexp", "Type 3: d/da logaddexp(a, b) = sigmoid(a - b)"),
     "maximum": Binary("maximum", "Type 3: the larger operand gets zbar (half each at a tie)"),
     "minimum": Binary("minimum", "Type 3: the smaller operand gets zbar (half each at a tie)"),
     "clip": Clip(),

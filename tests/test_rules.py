@@ -14,21 +14,39 @@ of params, and the rule is held against an independent reference written here wi
 The reference functions take the namespace `m` they compute with: `math` for the values in
 (a), and `mpmath` (at 40 digits) for the finite differences, so that the differences carry no
 floating-point noise and the comparison measures the rule, not the step size.
+
+The array primitives (and array-mode broadcasting of affine, product and numpy's unary
+functions) are `ArrayCase`s of the same table `CASES`: a one-step trace (where: a compare step
+and the where step) with `arrays=True`, inputs of given shapes (None: a Python float), run as
+the compiler runs it: `reverse.primal_body` and `reverse.adjoint_body` (so broadcast edges are
+summed back by `_unbroadcast` and Select guards removed, as in generated code), executed with
+`ir.execute` on random inputs and a random adjoint G of the output's shape. Then
+
+(a) the output equals a reference written here with numpy (einsum, explicit formulas and
+    Python's own indexing; never the rule's expressions), value and shape;
+(b) for each input x_i and a random direction v_i of its shape, <gradient_i, v_i> equals the
+    4th-order central difference of t -> <G, reference(x_i + t v_i)> in float64, to rtol 1e-6;
+    inputs are sampled away from kinks, except exact ties of maximum/minimum, where central
+    differences give the half-and-half subgradient the rule promises;
+(c) each gradient has exactly its input's shape and dtype float64, and a Python float input
+    gets a float gradient (not a 0-d array).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import operator
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import mpmath
 import numpy as np
 import pytest
 
-from ad_compiler import ir
+from ad_compiler import ir, reverse
 from ad_compiler.rules import RULES
 
 # ---------------------------------------------------------------------------------------------
@@ -50,6 +68,7 @@ _H: dict[str, Callable[[Any, Any], Any]] = {
     "asin": lambda m, u: m.asin(u),
     "acos": lambda m, u: m.acos(u),
     "atan": lambda m, u: m.atan(u),
+    "log1p": lambda m, u: m.log1p(u),
     "abs": lambda m, u: m.fabs(u),
 }
 
@@ -102,6 +121,7 @@ _U_DOMAIN: dict[str, tuple[float, float]] = {
     "asin": (-0.9, 0.9),
     "acos": (-0.9, 0.9),
     "atan": (-3.0, 3.0),
+    "log1p": (-0.6, 4.0),
     "abs": (0.1, 3.0),  # either sign; away from the kink
     "cpow": (-2.0, 2.0),
 }
@@ -195,6 +215,361 @@ def _sample(op: str, params: tuple, rng: random.Random) -> list[float]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Arrays: numpy references and the array cases of the same table
+# ---------------------------------------------------------------------------------------------
+
+FLOAT = None  # an input that is a Python float, not an array
+
+
+@dataclass(frozen=True)
+class ArrayCase:
+    """An array-mode trace around one step of an op.
+
+    params: the step's params; shapes: each input's shape (FLOAT for a Python float); args: the
+    step's arguments as input positions, "c" for the condition (default: every input, in order);
+    cond: for where, the compare step (its params, its arguments as input positions); ties:
+    make some operands of maximum/minimum/compare exactly equal; low, high: where inputs are
+    sampled (signs: also negated at random); ref: the params as the reference reads them (for
+    index: the Python index object, written here by hand) when they differ from `params`.
+    """
+
+    params: tuple
+    shapes: tuple
+    args: tuple | None = None
+    cond: tuple | None = None
+    ties: bool = False
+    low: float = -2.0
+    high: float = 2.0
+    signs: bool = False
+    ref: tuple | None = None
+
+    @property
+    def step_args(self) -> tuple:
+        return tuple(range(len(self.shapes))) if self.args is None else self.args
+
+    def __str__(self) -> str:
+        shapes = ", ".join("float" if s is FLOAT else str(s) for s in self.shapes)
+        extra = f" args {self.args}" if self.args is not None else ""
+        extra += f" cond {self.cond}" if self.cond is not None else ""
+        return f"{self.params} on ({shapes}){extra}{' with ties' if self.ties else ''}"
+
+
+def A(params: tuple, *shapes: Any, **kw: Any) -> ArrayCase:
+    """An array case, written short: A(params, *shapes, **options)."""
+    return ArrayCase(params, shapes, **kw)
+
+
+def _interleave(consts: tuple, xs: Sequence[Any]) -> list[Any]:
+    """The operands: the variables in order, with the constants where `consts` has one."""
+    it = iter(xs)
+    return [next(it) if c is None else c for c in consts]
+
+
+def _axes(axis: Any, ndim: int) -> list[int]:
+    if axis is None:
+        return list(range(ndim))
+    return sorted({a % ndim for a in (axis if isinstance(axis, tuple) else (axis,))})
+
+
+def _np_sum(x: Any, axis: Any, keepdims: bool) -> Any:
+    """Sum over `axis` by einsum."""
+    x = np.asarray(x, dtype=float)
+    axes = _axes(axis, x.ndim)
+    out = np.einsum(x, list(range(x.ndim)), [k for k in range(x.ndim) if k not in axes])
+    if keepdims:
+        out = np.reshape(out, [1 if k in axes else n for k, n in enumerate(x.shape)])
+    return out
+
+
+def _np_mean(x: Any, axis: Any, keepdims: bool) -> Any:
+    shape = np.shape(x)
+    return _np_sum(x, axis, keepdims) / math.prod(shape[a] for a in _axes(axis, len(shape)))
+
+
+def _np_matmul(m: Any, params: tuple, xs: Sequence[Any]) -> Any:
+    a, b = (np.asarray(x, dtype=float) for x in xs)
+    left, right = "ij"[2 - a.ndim :], "jk"[: b.ndim]
+    out = ("i" if a.ndim == 2 else "") + ("k" if b.ndim == 2 else "")
+    return np.einsum(f"{left},{right}->{out}", a, b)
+
+
+def _np_transpose(m: Any, params: tuple, xs: Sequence[Any]) -> Any:
+    x = np.asarray(xs[0], dtype=float)
+    axes = params[0]
+    order = list(range(x.ndim))[::-1] if axes is None else [a % x.ndim for a in axes]
+    return np.einsum(x, list(range(x.ndim)), order)
+
+
+def _np_reshape(m: Any, params: tuple, xs: Sequence[Any]) -> Any:
+    flat = [float(v) for v in np.ravel(xs[0])]
+    shape = params[0] if isinstance(params[0], tuple) else (params[0],)
+    known = math.prod(n for n in shape if n != -1)
+    resolved = tuple(len(flat) // known if n == -1 else n for n in shape)
+    return np.array(flat).reshape(resolved)
+
+
+def _np_clip(m: Any, params: tuple, xs: Sequence[Any]) -> Any:
+    lo, hi = params
+    x = np.asarray(xs[0], dtype=float)
+    if lo is not None:
+        x = np.where(x < lo, float(lo), x)
+    if hi is not None:
+        x = np.where(x > hi, float(hi), x)
+    return x
+
+
+def _np_where(m: Any, params: tuple, xs: Sequence[Any]) -> Any:
+    cond, a, b = _interleave(params[0], xs)
+    c = np.asarray(cond, dtype=float)
+    return c * a + (1 - c) * b
+
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    ">": operator.gt,
+    "<": operator.lt,
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+def _np_logaddexp(a: Any, b: Any) -> Any:
+    """log(e^a + e^b) = max + log1p(e^-|a - b|), finite for any finite a and b."""
+    gap = np.abs(np.subtract(a, b))
+    return (a + b + gap) / 2 + np.log1p(np.exp(-gap))
+
+
+def _np_pair(f: Callable[[Any, Any], Any]) -> Reference:
+    return lambda m, params, xs: f(*_interleave(params[0], xs))
+
+
+REFERENCE.update(
+    {
+        "sum": lambda m, params, xs: _np_sum(xs[0], *params),
+        "mean": lambda m, params, xs: _np_mean(xs[0], *params),
+        "matmul": _np_matmul,
+        "dot": _np_matmul,
+        "transpose": _np_transpose,
+        "reshape": _np_reshape,
+        "index": lambda m, params, xs: np.asarray(xs[0])[params[0]],
+        "logaddexp": _np_pair(_np_logaddexp),
+        "maximum": _np_pair(lambda a, b: (a + b + np.abs(np.subtract(a, b))) / 2),
+        "minimum": _np_pair(lambda a, b: (a + b - np.abs(np.subtract(a, b))) / 2),
+        "clip": _np_clip,
+        "where": _np_where,
+        "compare": lambda m, params, xs: _COMPARE[params[0]](*_interleave(params[1], xs)),
+    }
+)
+
+_REDUCTION_CASES = [
+    A((None, False), FLOAT),
+    A((None, False), (5,)),
+    A((0, False), (5,)),
+    A((-1, True), (5,)),
+    A((None, False), (3, 4)),
+    A((None, True), (3, 4)),
+    A((0, False), (3, 4)),
+    A((1, False), (3, 4)),
+    A((-1, False), (3, 4)),
+    A((0, True), (3, 4)),
+    A((-1, True), (3, 4)),
+    A(((0, 1), False), (3, 4)),
+    A((1, True), (3, 1)),
+    A((-2, False), (2, 3, 4)),
+    A(((0, 2), False), (2, 3, 4)),
+    A(((-1, 0), True), (2, 3, 4)),
+]
+
+_MATMUL_CASES = [
+    A((), (3, 4), (4, 2)),
+    A((), (3, 4), (4,)),
+    A((), (4,), (4, 2)),
+    A((), (4,), (4,)),
+    A((), (1, 4), (4, 1)),
+    A((), (3, 3), args=(0, 0)),  # x @ x: both edges into one parent
+    A((), (4,), args=(0, 0)),
+]
+
+
+def _s(start: int | None = None, stop: int | None = None, step: int | None = None) -> tuple:
+    return ("s", start, stop, step)
+
+
+def _index(canonical: tuple, python: Any, shape: tuple) -> ArrayCase:
+    return A((canonical,), shape, ref=(python,))
+
+
+_INDEX_CASES = [
+    _index(("i", 2), 2, (5,)),
+    _index(("i", -1), -1, (5,)),
+    _index(_s(1, 5, 2), np.s_[1:5:2], (6,)),
+    _index(_s(None, None, -1), np.s_[::-1], (6,)),
+    _index(_s(-4, -1), np.s_[-4:-1], (6,)),
+    _index(("n",), None, (4,)),
+    _index(("e",), Ellipsis, (3, 4)),
+    _index(("i", 1), 1, (3, 4)),
+    _index(("t", (_s(), _s(1))), np.s_[:, 1:], (3, 4)),
+    _index(("t", (("i", -1), ("i", 2))), np.s_[-1, 2], (3, 4)),
+    _index(("t", (("e",), ("i", 0))), np.s_[..., 0], (3, 4)),
+    _index(("t", (("n",), _s(), ("i", 1))), np.s_[None, :, 1], (3, 4)),
+    _index(("t", (_s(1), ("n",))), np.s_[1:, None], (3, 4)),
+    _index(("t", (_s(None, None, 2), _s(None, None, -2))), np.s_[::2, ::-2], (3, 4)),
+    _index(("t", (("i", 0), ("e",), _s(None, None, 2))), np.s_[0, ..., ::2], (2, 3, 4)),
+    _index(("t", (("e",), _s(1, 3))), np.s_[..., 1:3], (2, 3, 4)),
+    _index(("t", (_s(), ("n",), ("i", -1))), np.s_[:, None, -1], (2, 3, 4)),
+    _index(("t", (("i", 1), ("i", 2), ("i", 3))), np.s_[1, 2, 3], (2, 3, 4)),
+]
+
+_PAIR = ((None, None),)
+_PAIR_CASES = [
+    A(_PAIR, FLOAT, FLOAT),
+    A(_PAIR, (5,), (5,)),
+    A(_PAIR, (5,), FLOAT),
+    A(_PAIR, FLOAT, (5,)),
+    A(_PAIR, (3, 4), (3, 4)),
+    A(_PAIR, (3, 4), (1, 4)),
+    A(_PAIR, (3, 4), (3, 1)),
+    A(_PAIR, (3, 4), (4,)),
+    A(_PAIR, (4,), (3, 4)),
+    A(_PAIR, (3, 1), (1, 4)),
+    A(_PAIR, (3, 4), FLOAT),
+    A(((None, 0.5),), (3, 4)),
+    A(((-1.0, None),), (5,)),
+    A(((None, 0),), FLOAT),
+]
+
+_TIE_CASES = [
+    A(_PAIR, (5,), args=(0, 0)),  # maximum(x, x): ties everywhere, half to each edge
+    A(_PAIR, (5,), (5,), ties=True),
+    A(_PAIR, (3, 4), (4,), ties=True),
+    A(_PAIR, (3, 4), (3, 1), ties=True),
+    A(_PAIR, (1, 4), (3, 4), ties=True),
+    A(_PAIR, (5,), FLOAT, ties=True),
+    A(_PAIR, FLOAT, FLOAT, ties=True),
+    A(((None, 0.0),), (3, 4), ties=True),
+    A(((0.5, None),), (5,), ties=True),
+    A(((None, 0.0),), FLOAT, ties=True),
+]
+
+
+def _where(consts: tuple, compare: tuple, args: tuple, *shapes: Any) -> ArrayCase:
+    """where(cond, a, b) with cond = compare[params](inputs at positions compare[1])."""
+    return A((consts,), *shapes, args=args, cond=compare)
+
+
+_WHERE_CASES = [
+    _where((None, None, 0.0), ((">", (None, 0.0)), (0,)), ("c", 0), (5,)),  # relu
+    _where((None, None, 0.0), ((">", (None, 0.0)), (0,)), ("c", 0), (3, 4)),
+    _where((None, None, None), ((">=", (None, None)), (0, 1)), ("c", 0, 1), (3, 4), (3, 4)),
+    _where((None, None, None), ((">=", (None, None)), (0, 1)), ("c", 0, 1), (3, 4), (4,)),
+    _where((None, None, None), (("<=", (None, None)), (0, 1)), ("c", 1, 0), (4,), (3, 4)),
+    _where((None, None, None), ((">", (None, 0.2)), (0,)), ("c", 0, 1), (3, 1), (1, 4)),
+    _where((None, None, None), (("<", (None, 0.0)), (0,)), ("c", 1, 0), FLOAT, (5,)),
+    _where((None, 1.5, None), (("<", (0.0, None)), (0,)), ("c", 0), (5,)),
+    _where((None, None, -1), (("!=", (None, 0.0)), (0,)), ("c", 0), (2, 3)),
+    _where((None, None, None), ((">=", (None, None)), (0, 1)), ("c", 0, 1), FLOAT, FLOAT),
+    _where((None, None, None), ((">", (None, 0.0)), (0,)), ("c", 0, 1), (3, 1), (3, 4)),
+    # an input read only by the condition: its gradient is zero, still of its shape
+    _where((None, None, None), ((">", (None, 0.0)), (0,)), ("c", 1, 2), (3, 4), (3, 4), (4,)),
+]
+
+_POSITIVE = {"low": 0.5, "high": 2.0}
+_NONZERO = {"low": 0.5, "high": 2.0, "signs": True}
+
+ARRAY_CASES: dict[str, list[ArrayCase]] = {
+    "affine": [
+        A((0.5, 2.0, -1.0), (3, 4), (4,)),
+        A((0, 1, 1), (3, 4), (3, 1)),
+        A((-1.0, 0.25, -3.0), (5,), FLOAT),
+        A((0, 1, -1, 2.0), (3, 1), (1, 4), FLOAT),
+        A((1.0, 3.0), (3, 4)),
+        A((0, 1, -1), FLOAT, FLOAT),
+        A((0, 1, 2), (3, 4), args=(0, 0)),
+    ],
+    "product": [
+        A((1, 1), (3, 4), (1, 4)),
+        A((1, -1), (3, 1), (3, 4), **_NONZERO),
+        A((2, 0.5), (5,), FLOAT, **_POSITIVE),
+        A((1, 1), (4,), args=(0, 0)),
+        A((-2,), (3, 4), **_NONZERO),
+        A((1, 1, 1), FLOAT, (4,), (3, 1), **_NONZERO),
+        A((1, 1, 1, 1, 1), (3, 4), (4,), (3, 1), FLOAT, (1, 4), **_NONZERO),
+        A((2, -1, 1, 0.5, -0.5), (3, 4), (4,), (3, 1), FLOAT, (1, 4), **_POSITIVE),
+    ],
+    "sin": [A((2.0, 0.5, "numpy"), (3, 4)), A((1, 0, "numpy"), FLOAT)],
+    "sqrt": [A((1, 0, "numpy"), (2, 3), **_POSITIVE)],
+    "abs": [A((-1.5, 0, "numpy"), (5,), **_NONZERO)],
+    "log1p": [A((1, 0, "numpy"), (3, 4), low=-0.5, high=3.0), A((0.5, 0.2, "numpy"), FLOAT)],
+    "cpow": [A((1, 0, "numpy", 3.0), (5,))],
+    "sum": list(_REDUCTION_CASES),
+    "mean": list(_REDUCTION_CASES),
+    "matmul": list(_MATMUL_CASES),
+    "dot": list(_MATMUL_CASES),
+    "transpose": [
+        A((None,), (3, 4)),
+        A((None,), (5,)),
+        A((None,), (2, 3, 4)),
+        A(((1, 0),), (3, 4)),
+        A(((1, 0, 2),), (2, 3, 4)),
+        A(((2, 0, 1),), (2, 3, 4)),
+        A(((0, 2, 1),), (2, 3, 4)),
+        A(((-1, 0, 1),), (2, 3, 4)),  # negative axes, as np.transpose accepts them
+        A(((0, -1, -2),), (2, 3, 4)),
+        A((None,), FLOAT),
+    ],
+    "reshape": [
+        A(((2, 3),), (6,)),
+        A(((-1,),), (2, 3)),
+        A((-1,), (2, 3)),
+        A(((3, 2),), (2, 3)),
+        A(((4, -1),), (2, 3, 4)),
+        A(((2, -1, 2),), (3, 4)),
+        A(((1, 6),), (6,)),
+        A(((-1, 1),), (4,)),
+        A(((),), (1,)),
+        A(((1,),), FLOAT),
+    ],
+    "index": list(_INDEX_CASES),
+    "logaddexp": _PAIR_CASES
+    + [  # far apart: e^(b - a) overflows or underflows, the gradient must not
+        A(_PAIR, (5,), (3, 5), low=-750.0, high=750.0),
+        A(((None, 0),), (6,), low=-750.0, high=750.0),
+        A(((-700.0, None),), FLOAT, low=-750.0, high=750.0),
+    ],
+    "maximum": _PAIR_CASES + _TIE_CASES,
+    "minimum": _PAIR_CASES + _TIE_CASES,
+    "clip": [
+        A((-0.5, 0.5), (5,)),
+        A((-0.5, 0.5), (3, 4)),
+        A((None, 0.3), (3, 4)),
+        A((-0.2, None), (5,)),
+        A((0, 1), (2, 3)),
+        A((None, None), (5,)),
+        A((-1.0, 1.0), FLOAT),
+        A((0.0, None), FLOAT),
+    ],
+    "where": _WHERE_CASES,
+    "compare": [
+        A((">", (None, 0.0)), (5,)),
+        A(("<", (None, None)), (3, 4), (4,)),
+        A((">=", (1.0, None)), FLOAT),
+        A(("<=", (None, None)), (3, 1), (1, 4)),
+        A(("==", (None, None)), (5,), (5,), ties=True),
+        A(("!=", (None, 0.5)), (5,), ties=True),
+    ],
+}
+for _op, _cases in ARRAY_CASES.items():
+    CASES[_op] = CASES.get(_op, []) + _cases
+
+ARRAY_POINTS = 3
+FD_STEP = 1e-3
+ARRAY_RTOL = 1e-6
+# Inputs keep this far from a kink (clip's bounds, a comparison's threshold, maximum's switch).
+MARGIN = 0.05
+
+
+# ---------------------------------------------------------------------------------------------
 # Running one rule on one point
 # ---------------------------------------------------------------------------------------------
 
@@ -247,6 +622,180 @@ def _fd4(phi: Callable[[Any], Any], h: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
+# Running one array case
+# ---------------------------------------------------------------------------------------------
+
+
+def _array_trace(op: str, case: ArrayCase) -> ir.Trace:
+    """The case's trace, arrays=True: [z1 = compare(...) for where,] then the op's step."""
+    d = len(case.shapes)
+    ids = [i - d + 1 for i in range(d)]
+    steps: list[ir.Step] = []
+    if case.cond is not None:
+        cmp_params, cmp_args = case.cond
+        steps.append(ir.Step(1, "compare", tuple(ids[p] for p in cmp_args), cmp_params))
+    args = tuple(1 if a == "c" else ids[a] for a in case.step_args)
+    steps.append(ir.Step(len(steps) + 1, op, args, case.params))
+    trace = ir.Trace("t", tuple(f"x{i}" for i in range(d)), steps, output=len(steps), arrays=True)
+    assert ids == trace.inputs
+    return trace
+
+
+def _array_reference(op: str, case: ArrayCase, xs: Sequence[Any]) -> Any:
+    """The reference's output for inputs `xs` (the condition by the compare reference)."""
+    operands = []
+    for a in case.step_args:
+        if a == "c":
+            cmp_params, cmp_args = case.cond
+            operands.append(REFERENCE["compare"](np, cmp_params, [xs[p] for p in cmp_args]))
+        else:
+            operands.append(xs[a])
+    return REFERENCE[op](np, case.params if case.ref is None else case.ref, operands)
+
+
+def _gaps(op: str, case: ArrayCase, xs: Sequence[Any]) -> list[Any]:
+    """Differences whose sign picks a branch: they keep MARGIN off zero (ties aside)."""
+    if op in ("maximum", "minimum"):
+        a, b = _interleave(case.params[0], [xs[p] for p in case.step_args])
+        return [np.subtract(a, b)]
+    if op == "clip":
+        return [np.subtract(xs[0], bound) for bound in case.params if bound is not None]
+    if case.cond is not None:
+        (_, consts), cmp_args = case.cond
+        a, b = _interleave(consts, [xs[p] for p in cmp_args])
+        return [np.subtract(a, b)]
+    return []
+
+
+def _tie(xs: list[Any], consts: tuple, positions: tuple) -> None:
+    """Make every other element of the larger variable operand equal to the other operand."""
+    it = iter(positions)
+    inputs = [next(it) if c is None else None for c in consts]
+    operands = _interleave(consts, [xs[p] for p in positions])
+    full = np.broadcast_shapes(*(np.shape(o) for o in operands))
+    target = next(k for k in (0, 1) if inputs[k] is not None and np.shape(operands[k]) == full)
+    source = np.broadcast_to(operands[1 - target], full)
+    p = inputs[target]
+    if full == ():
+        xs[p] = float(source)
+        return
+    tied = np.array(xs[p], dtype=float)
+    mask = (np.arange(tied.size) % 2 == 0).reshape(full)
+    tied[mask] = source[mask]
+    xs[p] = tied
+
+
+def _draw(shape: tuple | None, case: ArrayCase, rng: np.random.Generator) -> Any:
+    x = rng.uniform(case.low, case.high, () if shape is FLOAT else shape)
+    if case.signs:
+        x = x * rng.choice([-1.0, 1.0], np.shape(x))
+    return float(x) if shape is FLOAT else x
+
+
+def _array_sample(op: str, case: ArrayCase, rng: np.random.Generator) -> list[Any]:
+    """Random inputs of the case's shapes, away from kinks."""
+    ties_ok = op in ("maximum", "minimum")
+    for _ in range(200):
+        xs = [_draw(shape, case, rng) for shape in case.shapes]
+        if case.ties:
+            _tie(xs, case.params[1] if op == "compare" else case.params[0], case.step_args)
+        gaps = _gaps(op, case, xs)
+        assert not (case.ties and ties_ok) or any(np.any(g == 0) for g in gaps), "no tie"
+        if all(np.all((np.abs(g) > MARGIN) | ((g == 0) & ties_ok)) for g in gaps):
+            return xs
+    raise AssertionError(f"{op}{case}: no sample away from the kinks")
+
+
+def _random_like(value: Any, rng: np.random.Generator) -> Any:
+    """A random array of value's shape; a Python float for a 0-d value."""
+    shape = np.shape(value)
+    return float(rng.normal()) if shape == () else rng.normal(size=shape)
+
+
+def _inner(a: Any, b: Any) -> float:
+    return float(np.sum(np.multiply(a, b)))
+
+
+def _shape_problem(x: Any, g: Any) -> str | None:
+    """What is wrong with gradient g's type or shape for input x, if anything."""
+    if isinstance(x, float):
+        if isinstance(g, float):  # a Python float (np.float64 is one)
+            return None
+        what = f"{type(g).__name__} of shape {np.shape(g)}"
+        return f"a Python float input got a gradient {what}, not a float"
+    if isinstance(g, np.ndarray) and g.shape == x.shape and g.dtype == np.float64:
+        return None
+    what = f"{type(g).__name__} of shape {np.shape(g)}, dtype {getattr(g, 'dtype', '-')}"
+    return f"an input of shape {x.shape} got a gradient {what}"
+
+
+def _check_array_case(op: str, case: ArrayCase, k: int) -> list[str]:
+    """Run one array case at ARRAY_POINTS random points; the problems found (none: it passes)."""
+    rng = np.random.default_rng(list(f"rules-{op}-{k}".encode()))
+    trace = _array_trace(op, case)
+    step = trace.steps[-1]
+    where = f"{op}{case}"
+    assert RULES[op].show(step, ir.namer(trace)), f"{where}: empty show"
+    body, grads = reverse.adjoint_body(trace, trace.params)
+    assert [a.kind for a in body].count("seed") == 1, f"{where}: one seed"
+    adjoint = [a for a in body if a.kind != "seed"]
+    problems: list[str] = []
+    for _ in range(ARRAY_POINTS):
+        xs = _array_sample(op, case, rng)
+        env: dict[Any, Any] = {ir.Var(a): x for a, x in zip(trace.inputs, xs)}
+        at = f"{where} at inputs {[np.round(x, 3).tolist() for x in xs]}"
+
+        # (a) the primal, value and shape
+        try:
+            ir.execute(reverse.primal_body(trace), env)
+        except Exception as e:  # noqa: BLE001 - reported with the case
+            return [f"{at}: the primal raises {e!r}"]
+        value, expected = env[ir.Var(trace.output)], _array_reference(op, case, xs)
+        if np.shape(value) != np.shape(expected) or not np.allclose(
+            value, expected, rtol=1e-12, atol=1e-14
+        ):
+            return [f"{at}: value {value!r} != reference {expected!r}"]
+        if op == "compare":  # piecewise constant: no edges, nothing flows back
+            edges = RULES[op].contributions(step, ir.Var(step.index, True), lambda: ir.Temp(0))
+            if edges != ([], []):
+                problems.append(f"{where}: a comparison has contributions {edges}")
+            continue
+
+        # (b) the vector-Jacobian product against finite differences along random directions
+        gbar = _random_like(expected, rng)
+        env[ir.Var(trace.output, True)] = gbar
+        try:
+            ir.execute(adjoint, env)
+            gradients = [ir.evaluate(g, env) for g in grads]
+        except Exception as e:  # noqa: BLE001
+            return [f"{at}: the adjoint raises {e!r}"]
+        for i, (x, g) in enumerate(zip(xs, gradients)):
+            # (c) the gradient's type and shape
+            bad = _shape_problem(x, g)
+            if bad:
+                problems.append(f"{where}: x{i}: {bad}")
+            v = _random_like(x, rng)
+
+            def phi(t: float, i: int = i, v: Any = v, xs: list = xs, gbar: Any = gbar) -> float:
+                moved = [xj + t * v if j == i else xj for j, xj in enumerate(xs)]
+                return _inner(gbar, _array_reference(op, case, moved))
+
+            fd = _fd4(phi, FD_STEP)
+            try:
+                vjp = _inner(g, v)
+            except ValueError:  # a gradient of the wrong shape, reported above
+                continue
+            tol = ARRAY_RTOL * abs(fd) + 1e-9 * np.linalg.norm(gbar) * np.linalg.norm(v)
+            if not (math.isfinite(vjp) and abs(vjp - fd) <= tol):
+                problems.append(
+                    f"{at}: x{i}: <G, J v> from the adjoint {vjp!r} != finite differences {fd!r}"
+                )
+        if problems:
+            break
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
 # THE test
 # ---------------------------------------------------------------------------------------------
 
@@ -263,8 +812,10 @@ def test_rule_against_independent_reference(op: str) -> None:
     mp = mpmath.mp.clone()
     mp.dps = 40
     h = mp.mpf("1e-8")
+    scalar_cases = [c for c in CASES[op] if not isinstance(c, ArrayCase)]
+    array_cases = [c for c in CASES[op] if isinstance(c, ArrayCase)]
     checked = kinks = 0
-    for params in CASES[op]:
+    for params in scalar_cases:
         step = _trace(op, params).steps[0]
         samples: list[tuple[list[float], Any, list[Any]]] = []
         mparams = tuple(mp.mpf(p) if isinstance(p, (int, float)) else p for p in params)
@@ -342,8 +893,12 @@ def test_rule_against_independent_reference(op: str) -> None:
             _, contrib, _ = _run(step, [x], 1.0)
             assert contrib[0] == scale * expected_du, f"{op}{params} at u={u}: {contrib[0]}"
             kinks += 1
-    assert checked >= 3 * len(CASES[op])
+    assert checked >= 3 * len(scalar_cases)
     assert kinks >= len(SUBGRADIENTS.get(op, [])), f"no kink of {op} was checked"
+
+    # the array cases: the compiler's own primal and adjoint programs, with arrays=True
+    problems = [p for k, case in enumerate(array_cases) for p in _check_array_case(op, case, k)]
+    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems)
 
 
 def _env(step: ir.Step, xs: Sequence[float], value: Any) -> dict[Any, Any]:
