@@ -14,6 +14,9 @@ from typing import Any
 from . import emit, load, optimize, parse, reverse
 from .errors import CompileError, Source, run_deep
 from .ir import Program, Trace
+from .rules import HELPERS
+
+RESERVED_FUNCTIONS = set(HELPERS)
 
 
 @dataclass
@@ -49,9 +52,16 @@ class Compiled:
 
 
 def _check_generated_names(mod: parse.Module) -> None:
-    """Reject a function whose name is one adc generates for another (`grad_f` beside `f`)."""
+    """Reject a function whose name is one adc generates for another (`grad_f` beside `f`), or
+    one of the array helpers generated code calls."""
     generated: dict[str, str] = {}
     for name in mod.functions:
+        if name in RESERVED_FUNCTIONS:
+            raise mod.source.error(
+                mod.functions[name],
+                f"function name `{name}` would shadow what the generated code calls",
+                f"rename `{name}`",
+            )
         for made in (name, f"grad_{name}", f"value_and_grad_{name}"):
             if made in generated and generated[made] != name:
                 other = generated[made]

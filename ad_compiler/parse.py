@@ -322,6 +322,9 @@ def _is_main_guard(stmt: ast.stmt) -> bool:
 
 def _module_statement(mod: Module, stmt: ast.stmt) -> None:
     src = mod.source
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        for alias in stmt.names:
+            _check_name(src, stmt, alias.asname or alias.name)
     if isinstance(stmt, ast.Import):
         for alias in stmt.names:
             if alias.name not in MODULES:
