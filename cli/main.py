@@ -17,7 +17,7 @@ import click
 from ad_compiler import __version__
 from ad_compiler.api import Compiled, compile_source, read_source
 from ad_compiler.check import compare, random_points
-from ad_compiler.errors import CompileError, Source
+from ad_compiler.errors import CompileError, Source, run_deep
 from ad_compiler.ir import Trace
 from ad_compiler.load import write_atomic
 from ad_compiler.parse import Module, read_module
@@ -69,6 +69,18 @@ def _default_function(mod: Module) -> str:
     return (roots or list(mod.functions))[-1]
 
 
+def _main_function(text: str, file: str) -> str:
+    """The default function of a source, found on the compiler's deep stack."""
+    try:
+        return run_deep(lambda: _default_function(read_module(Source(text, file))))
+    except (RecursionError, MemoryError) as exc:
+        raise CompileError(
+            f"the input is too large or deeply nested to compile ({type(exc).__name__})",
+            filename=file,
+            hint="split the expression into several assignments",
+        ) from None
+
+
 def _compile(file: str, function: str | None, wrt: list[str] | None = None) -> Compiled:
     text = read_source(file)
     return compile_source(text, file, function, wrt)
@@ -77,7 +89,7 @@ def _compile(file: str, function: str | None, wrt: list[str] | None = None) -> C
 def _pick(file: str, function: str | None) -> tuple[Compiled, str]:
     text = read_source(file)
     if function is None:
-        function = _default_function(read_module(Source(text, file)))
+        function = _main_function(text, file)
     compiled = compile_source(text, file, function)
     compiled.traces[function].source_text = text
     return compiled, function
@@ -109,6 +121,10 @@ def compile_cmd(file: str, output: str | None, function: str | None, wrt: str | 
             f"refusing to overwrite the input file {file}",
             filename=file,
             hint="choose another output with -o",
+        )
+    if out.is_dir():
+        raise CompileError(
+            f"the output {out} is a directory", filename=file, hint="name a file, e.g. -o f_grad.py"
         )
     if out.parent and not out.parent.exists():
         raise CompileError(
@@ -256,6 +272,8 @@ def check_cmd(
             raise CompileError(
                 f"found no point where `{function}` is defined",
                 filename=file,
+                line=trace.line,
+                source_line=_line(file, trace.line),
                 hint="pass a point: " + " ".join(f"{p}=VALUE" for p in trace.params),
             )
     results = []
@@ -266,12 +284,23 @@ def check_cmd(
             raise CompileError(
                 f"the gradient fails at this point: {exc}",
                 filename=file,
+                line=trace.line,
+                source_line=_line(file, trace.line),
                 hint="choose a point inside the function's domain",
             ) from None
         results.append(compare(function, primal, grads, point, trace.params, tol))
     click.echo("\n\n".join(r.to_text() for r in results))
     if not all(r.ok for r in results):
         sys.exit(1)
+
+
+def _line(file: str, line: int) -> str:
+    """Line `line` of a readable source file, or ''."""
+    try:
+        lines = read_source(file).splitlines()
+    except CompileError:
+        return ""
+    return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
 def _check_parameters(
@@ -300,6 +329,101 @@ def _point(trace: Trace, given: dict[str, Any], file: str) -> dict[str, Any]:
                 f"no value for `{p}` and no default", filename=file, hint=f"pass {p}=VALUE"
             )
     return point
+
+
+@main.command("train")
+@click.argument("file")
+@click.option("--function", "function", help="The loss to train (default: `loss`).")
+@click.option(
+    "--data",
+    "source",
+    required=True,
+    metavar="SOURCE",
+    help="breast_cancer, diabetes, iris, digits (bundled with scikit-learn), or a .csv/.npz file.",
+)
+@click.option("--target", help="Target column of a CSV/NPZ table: name or index (default: last).")
+@click.option(
+    "--method",
+    type=click.Choice(["gd", "sgd", "minibatch", "subgradient"]),
+    default="gd",
+    show_default=True,
+)
+@click.option("--lr", type=float, default=0.1, show_default=True, help="Step size.")
+@click.option("--schedule", type=click.Choice(["constant", "sqrt"]), help="lr or lr/sqrt(t).")
+@click.option("--batch", type=int, default=32, show_default=True, help="Mini-batch size.")
+@click.option("--epochs", type=int, default=100, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the split and SGD.")
+@click.option("--shape", "shapes", multiple=True, metavar="NAME=DIMS", help="e.g. theta1=16,d.")
+@click.option("--init", type=click.Choice(["zeros", "normal"]), default="zeros", show_default=True)
+@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE", help="A hyperparameter.")
+@click.option("--labels", type=click.Choice(["raw", "pm1", "01"]), default="raw", show_default=True)
+@click.option("--positive", type=float, help="Class K vs the rest (iris, digits: default 1).")
+@click.option("--classify", is_flag=True, help="Treat the target as classes (for accuracy).")
+@click.option("--test-size", type=float, default=0.2, show_default=True, help="Held-out share.")
+@click.option("--raw", is_flag=True, help="Do not standardise the features.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Write the loss curve to this PNG.")
+@clean_errors
+def train_cmd(
+    file: str,
+    function: str | None,
+    source: str,
+    target: str | None,
+    method: str,
+    lr: float,
+    schedule: str | None,
+    batch: int,
+    epochs: int,
+    seed: int,
+    shapes: tuple[str, ...],
+    init: str,
+    settings: tuple[str, ...],
+    labels: str,
+    positive: float | None,
+    classify: bool,
+    test_size: float,
+    raw: bool,
+    plot: str | None,
+) -> None:
+    """Train FILE's loss on a data set: X and y receive the data, parameters with defaults are
+    hyperparameters (--set), the others are trained. Progress on stderr, the report on stdout."""
+    from ad_compiler import train as training
+
+    plan = training.setup(
+        file,
+        data=source,
+        function=function,
+        method=method,
+        lr=lr,
+        epochs=epochs,
+        batch=batch,
+        seed=seed,
+        shapes=list(shapes),
+        init=init,
+        settings=training.parse_settings(settings, file),
+        labels=labels,
+        positive=positive,
+        classify=classify,
+        test_size=test_size,
+        target=target,
+        raw=raw,
+        schedule=schedule,
+    )
+    with click.progressbar(
+        length=plan.epochs,
+        label=f"{plan.method} on {plan.data_name}",
+        file=sys.stderr,
+        show_pos=True,
+        item_show_func=_train_loss_text,
+    ) as bar:
+        result = training.run(plan, lambda epoch, loss: bar.update(1, loss))
+    if plot:
+        training.plot_history(result, plot)
+        click.echo(f"wrote {plot}", err=True)
+    click.echo(result.report())
+
+
+def _train_loss_text(loss: float | None) -> str | None:
+    return None if loss is None else f"loss {loss:.6g}"
 
 
 if __name__ == "__main__":

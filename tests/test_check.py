@@ -88,7 +88,7 @@ def test_adc_check_reports_a_function_defined_nowhere(write) -> None:
     path = write("import math\n\ndef f(x):\n    return math.sqrt(-1 - x * x)\n")
     proc = run_adc("check", str(path))
     assert proc.returncode == 1
-    assert proc.stderr.startswith(f"{path}:1:1: error: found no point where `f` is defined")
+    assert proc.stderr.startswith(f"{path}:3:1: error: found no point where `f` is defined")
     assert "hint: pass a point: x=VALUE" in proc.stderr
 
 
