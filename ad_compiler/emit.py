@@ -297,9 +297,9 @@ def module_source(programs: Sequence[Program], source_name: str, user_names: Ite
     if uses_numpy:
         header.append(f"import numpy as {modules['numpy']}")
     parts = ["\n".join(header)]
-    helpers = sorted(
-        {n.fn for p in programs for line in p.body for n in walk(line.expr) if _is_helper(n)}
-    )
+    exprs = [line.expr for p in programs for line in p.body]
+    exprs += [r for p in programs for r in p.results()]
+    helpers = sorted({n.fn for e in exprs for n in walk(e) if _is_helper(n)})
     for name in helpers:
         text = HELPERS[name].strip()
         parts.append(

@@ -406,7 +406,7 @@ HELPERS: dict[str, str] = {
 def _unbroadcast(g, like):
     \"\"\"Sum g back to the shape of like: the adjoint of numpy broadcasting.\"\"\"
     if isinstance(like, (int, float)):
-        return g if isinstance(g, float) else float(np.sum(g))
+        return g if type(g) is float else float(np.sum(g))
     shape = np.shape(like)
     if np.shape(g) == shape:
         return g
