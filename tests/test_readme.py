@@ -75,3 +75,31 @@ def test_readme_check_example_is_what_adc_prints() -> None:
     proc = run_adc("check", str(SAMPLES / "baydin.py"), "x1=2", "x2=5")
     assert proc.returncode == 0, proc.stderr
     assert _blocks("text")[2] == proc.stdout
+
+
+def _block_starting(lang: str, prefix: str) -> str:
+    found = [b for b in _blocks(lang) if b.startswith(prefix)]
+    assert len(found) == 1, prefix
+    return found[0]
+
+
+def test_readme_array_run_is_what_adc_prints() -> None:
+    args = ("w=zeros(2)", "b=0", "X=[[1, 2], [3, 4], [5, 6]]", "y=[1, 2, 3]")
+    proc = run_adc("run", str(SAMPLES / "least_squares.py"), *args)
+    assert proc.returncode == 0, proc.stderr
+    assert _block_starting("text", "Forward primal trace\n  v-3 = w") == proc.stdout
+
+
+def test_readme_optim_example_runs(monkeypatch) -> None:
+    import numpy as np
+
+    monkeypatch.chdir(ROOT)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 10))
+    y = X @ rng.normal(size=10) + 0.5
+    namespace = {"X": X, "y": y}
+    exec(_block_starting("python", "from ad_compiler import compile_file, optim"), namespace)
+    result = namespace["result"]
+    A = np.column_stack([X, np.ones(len(y))])
+    best = np.mean((A @ np.linalg.lstsq(A, y, rcond=None)[0] - y) ** 2)
+    assert result.params["w"].shape == (10,) and result.history[-1] <= best + 1e-3
