@@ -458,18 +458,22 @@ def _unindex(g, like, index):
 """,
     "_matmul_a": """
 def _matmul_a(g, a, b):
-    \"\"\"The adjoint of a in a @ b, for vectors and matrices.\"\"\"
+    \"\"\"The adjoint of a in a @ b (vectors, matrices and stacks; batch axes are summed back
+    by _unbroadcast).\"\"\"
     if np.ndim(b) == 1:
-        return np.outer(g, b) if np.ndim(a) == 2 else g * b
+        return np.multiply.outer(g, b)
     if np.ndim(a) == 1:
         return b @ g
     return g @ np.swapaxes(b, -1, -2)
 """,
     "_matmul_b": """
 def _matmul_b(g, a, b):
-    \"\"\"The adjoint of b in a @ b, for vectors and matrices.\"\"\"
+    \"\"\"The adjoint of b in a @ b (vectors, matrices and stacks; batch axes are summed back
+    by _unbroadcast).\"\"\"
     if np.ndim(a) == 1:
-        return np.outer(a, g) if np.ndim(b) == 2 else g * a
+        return g * a if np.ndim(b) == 1 else np.expand_dims(a, -1) * np.expand_dims(g, -2)
+    if np.ndim(b) == 1:
+        return (np.swapaxes(a, -1, -2) @ np.expand_dims(g, -1))[..., 0]
     return np.swapaxes(a, -1, -2) @ g
 """,
 }
@@ -542,9 +546,10 @@ class Reduction(Rule):
 
 
 class MatMul(Rule):
-    """a @ b (np.matmul, np.dot) for vectors and matrices. Bilinear: Type 2."""
+    """a @ b (np.matmul, np.dot). Bilinear: Type 2. Stacks broadcast, so edges sum back."""
 
     type = 2
+    broadcasting = True
     explain = "Type 2 (product): each factor's adjoint is zbar times the other factor"
 
     def __init__(self, fn: str) -> None:

@@ -45,7 +45,7 @@ from . import optim
 from .api import compile_source, read_source
 from .errors import CompileError, Source
 from .ir import Trace
-from .parse import read_module
+from .parse import decode, read_module
 
 __all__ = [
     "DATASETS",
@@ -199,60 +199,90 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _cell_place(src: Source, start: int, end: int, c: int) -> tuple[int, int]:
+    """The line and column where cell `c` of the CSV record on lines start..end begins (commas
+    inside quotes do not split cells; leading blanks are skipped)."""
+    record = "\n".join(src.lines[start - 1 : end])
+    starts, quoted = [0], False
+    for i, ch in enumerate(record):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            starts.append(i + 1)
+    offset = starts[c] if c < len(starts) else 0
+    offset += len(record[offset:]) - len(record[offset:].lstrip(" \t"))
+    before = record[:offset]
+    return start + before.count("\n"), offset - (before.rfind("\n") + 1) + 1
+
+
 def _load_csv(path: Path, target: str | int | None) -> Data:
     where = str(path)
     try:
-        content = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         raise _place(where).error_at(
             1, 1, f"cannot read {where}: {exc}", "give a UTF-8 CSV file"
         ) from None
+    content = decode(data, where)  # bytes that are not UTF-8 are an error at their place
     src = _place(where, content)  # errors show the row and a caret under the cell
     reader = csv.reader(io.StringIO(content))
+    rows: list[tuple[int, int, list[str]]] = []  # each record's first and last line, its cells
     try:
-        rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+        end = 0
+        for row in reader:
+            start, end = end + 1, reader.line_num
+            if any(cell.strip() for cell in row):
+                rows.append((start, end, row))
     except csv.Error as exc:
         raise src.error_at(
             reader.line_num, 1, f"cannot read {where}: {exc}", "give a comma-separated file"
         ) from None
     if not rows:
         raise src.error_at(1, 1, f"{where} holds no rows", "give a CSV file with a row per example")
-    first = rows[0][1]
+    top, _, first = rows[0]
     header = not all(_is_number(cell) for cell in first)
     width = len(first)
     names = [cell.strip() for cell in first] if header else [str(i) for i in range(width)]
     body = rows[1:] if header else rows
     if not body:
-        raise src.error_at(1, 1, f"{where} has a header but no data rows", "add the examples")
+        raise src.error_at(top, 1, f"{where} has a header but no data rows", "add the examples")
     if width < 2:
         raise src.error_at(
-            1, 1, f"{where} has one column", "a CSV needs feature columns and a target column"
+            top, 1, f"{where} has one column", "a CSV needs feature columns and a target column"
         )
     values = np.empty((len(body), width))
-    for r, (line, row) in enumerate(body):
+    for r, (start, end, row) in enumerate(body):
         if len(row) != width:
             raise src.error_at(
-                line,
+                start,
                 1,
                 f"row has {len(row)} columns, the {'header' if header else 'first row'} has "
                 f"{width}",
                 "every row needs the same number of comma-separated cells",
             )
-        col = 1
         for c, cell in enumerate(row):
             try:
                 values[r, c] = float(cell)
             except ValueError:
                 column = f"`{names[c]}`" if header else f"{c}"
-                what = "is empty" if not cell.strip() else f"holds `{cell.strip()}`"
+                shown = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in cell.strip())
+                what = "is empty" if not shown else f"holds `{shown}`"
+                line, col = _cell_place(src, start, end, c)
                 raise src.error_at(
                     line,
-                    col + len(cell) - len(cell.lstrip()),
+                    col,
                     f"column {column} is not numeric: this row {what}",
                     "every column must hold numbers; encode categories as numbers, "
                     "fill or drop missing values, or remove the column",
                 ) from None
-            col += len(cell) + 1
+            if not math.isfinite(values[r, c]):
+                line, col = _cell_place(src, start, end, c)
+                raise src.error_at(
+                    line,
+                    col,
+                    "the data holds nan or inf values",
+                    "fill or drop the missing values",
+                )
     index = _column_index(target, names, where)
     features = [i for i in range(width) if i != index]
     return Data(
@@ -672,10 +702,11 @@ def _attach_predict(model: Model, text: str) -> None:
     known = set(model.trained) | {"X"} | set(model.hyper)
     unknown = [p for p in trace.params if p not in known and p not in trace.defaults]
     if "X" not in trace.params or unknown:
-        problem = "no parameter X" if "X" not in trace.params else "needs " + ", ".join(unknown)
         raise model.error(
             trace.line,
-            f"`predict` has {problem}",
+            "`predict` has no parameter X"
+            if "X" not in trace.params
+            else f"`predict` needs {', '.join(unknown)}",
             f"predict takes the trained parameters of `{model.function}` "
             f"({', '.join(model.trained)}) and X, and returns the probability of the positive "
             "label",
@@ -1198,8 +1229,9 @@ def plot_history(
         fig.savefig(buffer, format="png")
     finally:
         plt.close(fig)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
+    tmp = None
+    try:  # mkstemp too: a directory adc cannot write to, or a name too long with the suffix
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         with os.fdopen(fd, "wb") as handle:
             handle.write(buffer.getvalue())
         mask = os.umask(0)
@@ -1208,7 +1240,8 @@ def plot_history(
         os.replace(tmp, target)
     except OSError as exc:
         try:
-            os.unlink(tmp)
+            if tmp is not None:
+                os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise CompileError(

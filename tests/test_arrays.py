@@ -124,3 +124,8 @@ def test_adc_run_rejects_an_unreadable_array(tmp_path) -> None:
     proc = run_adc("run", str(SAMPLES / "least_squares.py"), "X=@nope.npy")
     assert proc.returncode == 1
     assert "cannot load nope.npy" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_batched_matmul_sums_its_broadcast_axes() -> None:
+    src = "import numpy as np\n\ndef f(X, A, w):\n    return np.sum(np.tanh((X * A) @ w))\n"
+    check(src, (RNG.normal(size=(3, 4)), RNG.normal(size=(2, 1, 1)), RNG.normal(size=4)))
