@@ -203,20 +203,15 @@ def _comment(line: Assign, trace: Trace, names: Names) -> str:
     return text
 
 
-def _signature(program: Program) -> str:
+def _signature(program: Program, names: Names) -> str:
+    """The `def` line, on one line however many parameters there are."""
     trace = program.trace
     args = [ast.arg(p) for p in trace.params]
-    defaults = [_plain_number(trace.defaults[p]) for p in trace.params if p in trace.defaults]
+    defaults = [_number(trace.defaults[p], names) for p in trace.params if p in trace.defaults]
     fdef = ast.FunctionDef(
         program.name, ast.arguments([], args, None, [], [], None, defaults), [ast.Pass()], [], None
     )
-    return astor.to_source(fdef).splitlines()[0]
-
-
-def _plain_number(value: float | int) -> ast.expr:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("defaults must be finite")
-    return ast.UnaryOp(ast.USub(), ast.Constant(-value)) if value < 0 else ast.Constant(value)
+    return astor.to_source(fdef, pretty_source="".join).splitlines()[0]
 
 
 def _docstring(program: Program) -> str:
@@ -231,7 +226,7 @@ def _docstring(program: Program) -> str:
 
 def function_source(program: Program, names: Names, lines: dict[int, str]) -> str:
     """The `def` of one program; `lines` holds each statement's rendered line by id."""
-    out = [_signature(program), f'    """{_docstring(program)}"""']
+    out = [_signature(program, names), f'    """{_docstring(program)}"""']
     reverse_started = False
     for line in program.body:
         if line.kind != "primal" and not reverse_started:

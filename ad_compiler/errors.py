@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import gc
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -37,7 +38,7 @@ class CompileError(Exception):
         """The diagnostic as printed on stderr: location, message, source line, caret, hint."""
         out = [f"{self.filename}:{self.line}:{self.col}: error: {self.message}"]
         if self.source_line:
-            text = self.source_line.rstrip("\r\n").expandtabs(1)
+            text = self.source_line.rstrip("\r\n").expandtabs(1).translate(_SEPARATORS)
             shown = text.lstrip()
             indent = len(text) - len(shown)
             if len(shown) > 200:
@@ -53,13 +54,27 @@ class CompileError(Exception):
         return self.render()
 
 
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+# Characters str.splitlines() and terminals break lines at, shown as spaces in a diagnostic.
+_SEPARATORS = str.maketrans(dict.fromkeys("\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029", " "))
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines of source text as Python counts them: only \\n, \\r\\n and \\r end a line
+    (str.splitlines also splits at form feeds, NEL, U+2028 and other separators)."""
+    lines = _NEWLINE.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 class Source:
     """A source text with its file name, able to place errors at AST nodes."""
 
     def __init__(self, text: str, filename: str = "<source>") -> None:
         self.text = text
         self.filename = filename
-        self.lines = text.splitlines()
+        self.lines = source_lines(text)
 
     def line_text(self, line: int) -> str:
         """The text of 1-based line `line`, or '' when out of range."""

@@ -329,7 +329,10 @@ def show_number(value: Number, digits: int | None = None) -> str:
         if abs(value) < 1e15:
             return str(int(value))
     for k in (1, 2, 3, 4, 6, 8):
-        m = round(value * k / math.pi)
+        ratio = value * k / math.pi
+        if not math.isfinite(ratio):
+            break
+        m = round(ratio)
         if 1 <= abs(m) <= 8 and value == m * math.pi / k:
             sign = "-" if m < 0 else ""
             mult = "" if abs(m) == 1 else f"{abs(m)}*"

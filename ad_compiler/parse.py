@@ -16,7 +16,7 @@ import heapq
 import math
 from dataclasses import dataclass, field
 
-from .errors import CompileError, Source
+from .errors import CompileError, Source, source_lines
 from .ir import Number, Step, Trace
 from .rules import FOLD, SOURCE_NAMES
 
@@ -1239,7 +1239,7 @@ def decode(data: bytes, filename: str) -> str:
         line = before.count(b"\n") + 1
         line_start = before.rfind(b"\n") + 1
         col = len(data[line_start : exc.start].decode("utf-8", errors="replace")) + 1
-        lines = data.decode("utf-8", errors="replace").splitlines()
+        lines = source_lines(data.decode("utf-8", errors="replace"))
         raise CompileError(
             "the file is not valid UTF-8",
             filename=filename,

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import CompileError
+from .errors import CompileError, source_lines
 from .ir import BinOp, Const, Expr, Temp, Trace, Var, evaluate, execute, namer, show
 from .reverse import adjoint_body, primal_body
 from .rules import rule
@@ -196,7 +196,7 @@ def primal_values(trace: Trace, inputs: Mapping[str, Any], filename: str = "") -
                 filename=filename or "<source>",
                 line=step.line,
                 col=max(step.col, 1),
-                source_line=trace.source_text.splitlines()[step.line - 1]
+                source_line=source_lines(trace.source_text)[step.line - 1]
                 if trace.source_text
                 else "",
                 hint="choose a point inside the function's domain",

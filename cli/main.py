@@ -17,7 +17,7 @@ import click
 from ad_compiler import __version__
 from ad_compiler.api import Compiled, compile_source, read_source
 from ad_compiler.check import compare, random_points
-from ad_compiler.errors import CompileError, Source, run_deep
+from ad_compiler.errors import CompileError, Source, run_deep, source_lines
 from ad_compiler.ir import Trace
 from ad_compiler.load import write_atomic
 from ad_compiler.parse import Module, read_module
@@ -297,7 +297,7 @@ def check_cmd(
 def _line(file: str, line: int) -> str:
     """Line `line` of a readable source file, or ''."""
     try:
-        lines = read_source(file).splitlines()
+        lines = source_lines(read_source(file))
     except CompileError:
         return ""
     return lines[line - 1] if 0 < line <= len(lines) else ""
