@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py
+	$(BIN)/python benchmarks/bench_arrays.py
+
+fuzz: $(STAMP)
+	$(BIN)/python tools/fuzz_programs.py
+	$(BIN)/python tools/fuzz_frontend.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -81,6 +81,7 @@ class Builder:
         self.clock = 0
         self.order: dict[int, int] = {}
         self.born: dict[Monomial, int] = {}
+        self.calls: dict[tuple, Form] = {}
 
     def note(self, m: Monomial) -> Monomial:
         """Record when monomial m first appeared, so its step is ordered there."""
@@ -937,11 +938,18 @@ class Lowering:
                         f"call it as {name}({', '.join(params)})",
                     )
                 bound[pname] = Form(default_value(self.mod, defaults[i - first_default]))
+        bound = {p: self.settle(form) for p, form in bound.items()}
+        key = (name, tuple(_form_key(bound[p]) for p in params))
+        if key in self.b.calls:  # helpers are pure: the same call gives the same value
+            return self.b.calls[key]
         line = self.b.line
         inner = Lowering(self.mod, self.b, bound, (*self.stack, name))
         result = inner.body(fdef)
         self.b.line = line
-        return result
+        # A call's value is a scaled variable, as a name's is: `h(x) * h(x)` through nested
+        # helpers would otherwise double its factors at every level.
+        self.b.calls[key] = self.settle(result)
+        return self.b.calls[key]
 
 
 _ARRAY_SIGNATURES: dict[str, tuple[str, ...]] = {
@@ -966,6 +974,11 @@ def _required(
     if value is None:
         raise src.error(node, f"`{fn}` needs its `{name}` argument", f"pass {name}")
     return value
+
+
+def _form_key(form: Form) -> tuple:
+    """A hashable identity of a settled form (a constant or a scaled variable)."""
+    return (form.const, tuple((k, c) for k, (_, c) in form.terms.items()))
 
 
 def default_value(mod: Module, node: ast.expr) -> Number:
