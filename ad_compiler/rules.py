@@ -156,19 +156,19 @@ def _ieee_power(x: Expr, p: Number) -> Expr:
 def _monomial(factors: list[tuple[Expr, Number]], coeff: Number = 1) -> Expr:
     """coeff * prod x^p, with negative powers written as division."""
     num: Expr | None = None
-    den: Expr | None = None
     for x, p in factors:
         if p == 0:
             continue
         if p > 0:
             f = _ieee_power(x, p)
             num = f if num is None else BinOp("*", num, f)
-        else:
-            f = _ieee_power(x, -p)
-            den = f if den is None else BinOp("*", den, f)
     out: Expr = Const(coeff) if num is None else mul(Const(coeff), num)
-    if den is not None:
-        out = div(out, den)
+    for x, p in factors:
+        if p < 0 and float(p).is_integer() and p >= -4:
+            for _ in range(int(-p)):  # a / b / b: a / (b * b) overflows where this does not
+                out = div(out, x)
+        elif p < 0:
+            out = div(out, power(x, -p))
     return out
 
 
@@ -330,7 +330,9 @@ def call(lib: str, fn: str, arg: Expr) -> Expr:
     if fn == "sign":
         if lib == "numpy":
             return Call("numpy", "sign", (arg,))
-        return BinOp("-", BinOp(">", arg, Const(0)), BinOp("<", arg, Const(0)))
+        # 1 * (u > 0) - 1 * (u < 0): numpy booleans (abs of a numpy value) cannot be subtracted
+        positive = BinOp("*", ONE, BinOp(">", arg, Const(0)))
+        return BinOp("-", positive, BinOp("*", ONE, BinOp("<", arg, Const(0))))
     if fn == "abs" and lib != "numpy":
         return Call("builtins", "abs", (arg,))
     spec = _UNARY[fn]
