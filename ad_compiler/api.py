@@ -9,7 +9,7 @@ import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from . import emit, load, optimize, parse, reverse
 from .errors import CompileError, Source, run_deep
@@ -17,6 +17,9 @@ from .ir import Program, Trace
 from .rules import HELPERS
 
 RESERVED_FUNCTIONS = set(HELPERS)
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -111,6 +114,11 @@ def compile_source(
         source = emit.module_source(programs, Path(filename).name, parse.identifiers(mod))
         return Compiled(filename, traces, programs, source)
 
+    return on_deep_stack(work, filename)
+
+
+def on_deep_stack(work: Callable[[], T], filename: str) -> T:
+    """Run compiler work on the deep stack; exhausting even that is a located error."""
     try:
         return run_deep(work)
     except (RecursionError, MemoryError) as exc:

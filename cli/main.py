@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 import click
 
 from ad_compiler import __version__
-from ad_compiler.api import Compiled, compile_source, read_source
+from ad_compiler.api import Compiled, compile_source, on_deep_stack, read_source
 from ad_compiler.check import compare, random_points
-from ad_compiler.errors import CompileError, Source, run_deep, source_lines
+from ad_compiler.errors import CompileError, Source, source_lines
 from ad_compiler.ir import Trace
 from ad_compiler.load import write_atomic
 from ad_compiler.parse import Module, read_module
@@ -71,14 +71,7 @@ def _default_function(mod: Module) -> str:
 
 def _main_function(text: str, file: str) -> str:
     """The default function of a source, found on the compiler's deep stack."""
-    try:
-        return run_deep(lambda: _default_function(read_module(Source(text, file))))
-    except (RecursionError, MemoryError) as exc:
-        raise CompileError(
-            f"the input is too large or deeply nested to compile ({type(exc).__name__})",
-            filename=file,
-            hint="split the expression into several assignments",
-        ) from None
+    return on_deep_stack(lambda: _default_function(read_module(Source(text, file))), file)
 
 
 def _compile(file: str, function: str | None, wrt: list[str] | None = None) -> Compiled:
