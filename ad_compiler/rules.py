@@ -25,7 +25,6 @@ from .ir import (
     Expr,
     Index,
     Lit,
-    Neg,
     Number,
     Select,
     Step,
@@ -793,4 +792,14 @@ def lib_of(step: Step) -> str | None:
     return None if step.op in ("affine", "product") else "numpy"
 
 
-__all__ = ["RULES", "SOURCE_NAMES", "FOLD", "Rule", "rule", "lib_of", "call", "Neg"]
+__all__ = [
+    "RULES",
+    "SOURCE_NAMES",
+    "FOLD",
+    "HELPERS",
+    "Rule",
+    "rule",
+    "lib_of",
+    "call",
+    "helper_namespace",
+]
