@@ -166,6 +166,10 @@ def _monomial(factors: list[tuple[Expr, Number]], coeff: Number = 1) -> Expr:
         if p < 0 and float(p).is_integer() and p >= -4:
             for _ in range(int(-p)):  # a / b / b: a / (b * b) overflows where this does not
                 out = div(out, x)
+        elif p < -1:
+            # x^p = x^(p+1) / x: x^(p+1) is the primal's own power, which Python computes
+            # wherever the primal did, while x^-p underflows to 0 first.
+            out = div(mul(out, power(x, p + 1)), x)
         elif p < 0:
             out = div(out, power(x, -p))
     return out

@@ -168,6 +168,26 @@ def test_negative_power_gradients_underflow_instead_of_raising() -> None:
     assert compiled.grad_f(2.0) == (-1 / 4 - 3 / 16,)
 
 
+@pytest.mark.parametrize(
+    "expr, x, want",
+    [
+        # d/dx atan(exp(x)^-1/2) = -exp(-x/2) / (2 (1 + exp(-x))), about -exp(x/2)/2 here
+        ("math.atan(math.exp(x) ** -0.5)", -700.0, -0.5 * math.exp(-350.0)),
+        ("x ** -2.5", 1e-120, -math.inf),  # -2.5e420 overflows
+        ("x ** -5 * 1e-300", 1e-60, -5e60),
+        ("1e-300 * x ** -2.5", 1e-120, -2.5e120),
+    ],
+)
+def test_fractional_and_large_negative_powers_do_not_divide_by_an_underflowed_power(
+    expr: str, x: float, want: float
+) -> None:
+    # x^(p-1) written 1 / x^(1-p) divides by 0 once x^(1-p) underflows, though x^p is finite.
+    compiled, plain = both(f"import math\n\ndef f(x):\n    return {expr}\n")
+    assert compiled.f(x) == plain["f"](x)
+    (got,) = compiled.grad_f(x)
+    assert got == pytest.approx(want, rel=1e-12)
+
+
 def test_overflowing_exp_math_raises_like_the_source() -> None:
     compiled, plain = both("import math\n\ndef f(x):\n    return math.exp(x) - x\n")
     assert outcome(compiled.value_and_grad_f, 1000.0) == outcome(plain["f"], 1000.0)
