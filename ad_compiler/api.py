@@ -83,8 +83,10 @@ def compile_source(
     filename: str = "<source>",
     function: str | None = None,
     wrt: Sequence[str] | None = None,
+    passes: Sequence[str] | None = None,
 ) -> Compiled:
-    """Compile source text: every function (or only `function`), gradients w.r.t. `wrt`."""
+    """Compile source text: every function (or only `function`), gradients w.r.t. `wrt`, with
+    the optimisation passes named in `passes` (default: all of optimize.PASSES)."""
 
     def work() -> Compiled:
         mod = parse.read_module(Source(text, filename))
@@ -110,7 +112,7 @@ def compile_source(
                             f"`{name}` has no parameter `{w}` to differentiate by",
                             "parameters: " + ", ".join(trace.params),
                         )
-            programs += [optimize.optimize(p) for p in reverse.programs(trace, selected)]
+            programs += [optimize.optimize(p, passes) for p in reverse.programs(trace, selected)]
         source = emit.module_source(programs, Path(filename).name, parse.identifiers(mod))
         return Compiled(filename, traces, programs, source)
 
@@ -146,10 +148,13 @@ def read_source(path: str | Path) -> str:
 
 
 def compile_file(
-    path: str | Path, function: str | None = None, wrt: Sequence[str] | None = None
+    path: str | Path,
+    function: str | None = None,
+    wrt: Sequence[str] | None = None,
+    passes: Sequence[str] | None = None,
 ) -> Compiled:
     """Compile a source file (see `compile_source`)."""
-    return compile_source(read_source(path), str(path), function, wrt)
+    return compile_source(read_source(path), str(path), function, wrt, passes)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -192,6 +192,8 @@ def _comment(line: Assign, trace: Trace, names: Names) -> str:
     def name(v: int) -> str:
         return names.primal[v]
 
+    if line.note:
+        return line.note.format(*(name(v) for v in line.note_vars))
     if line.kind == "seed":
         return f"seed: d{name(trace.output)}/d{name(trace.output)} = 1"
     if line.step is None or line.kind == "primal":
@@ -228,11 +230,13 @@ def function_source(program: Program, names: Names, lines: dict[int, str]) -> st
     """The `def` of one program; `lines` holds each statement's rendered line by id."""
     out = [_signature(program, names), f'    """{_docstring(program)}"""']
     reverse_started = False
-    for line in program.body:
+    for i, line in enumerate(program.body):
         if line.kind != "primal" and not reverse_started:
             out.append("    # reverse sweep")
             reverse_started = True
         out.append("    " + lines[id(line)])
+        if i in program.releases:
+            out.append("    del " + ", ".join(names.of(n) for n in program.releases[i]))
     results: list[ast.expr] = []
     if program.value is not None:
         results.append(to_ast(program.value, names))
@@ -254,7 +258,7 @@ def _render_lines(programs: Sequence[Program], names: Names) -> dict[int, str]:
     comments: dict[tuple, str] = {}
     out: dict[int, str] = {}
     for (key, line), code in zip(unique.items(), codes):
-        ckey = (line.kind, line.step)
+        ckey = (line.kind, line.step, line.note)
         if ckey not in comments:
             comments[ckey] = _comment(line, programs[0].trace, names)
         comment = comments[ckey]

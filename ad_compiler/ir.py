@@ -470,6 +470,9 @@ class Assign:
     arg: int | None = None
     accumulate: bool = False
     partial: Expr | None = None
+    # A comment replacing the step's own: a str.format template over the names of `note_vars`.
+    note: str = ""
+    note_vars: tuple[int, ...] = ()
 
 
 @dataclass
@@ -482,6 +485,8 @@ class Program:
     value: Expr | None
     grads: tuple[Expr, ...] | None
     wrt: tuple[str, ...] = ()
+    # releases[i]: the names no later line reads, dropped after line i so arrays free early.
+    releases: dict[int, tuple[Var | Temp, ...]] = field(default_factory=dict)
 
     def results(self) -> list[Expr]:
         """Every expression the function returns."""

@@ -58,6 +58,13 @@ class Rule:
     explain: str = ""
     # Whether the step's operands may broadcast against each other (array mode sums back).
     broadcasting: bool = False
+    # Whether z has the broadcast shape of its operands (constants being scalars).
+    elementwise: bool = False
+
+    def shape_operands(self, step: Step) -> tuple[int, ...] | None:
+        """The variables whose broadcast shape is z's shape: () when z is always a scalar,
+        None when no operand tells it (a matrix product, a reshape)."""
+        return step.args if self.elementwise else None
 
     def primal(self, step: Step) -> Expr:
         """The right-hand side computing z from its arguments."""
@@ -100,6 +107,7 @@ def _scaled(c: Number, x: Expr) -> Expr:
 class Affine(Rule):
     type = 1
     broadcasting = True
+    elementwise = True
     explain = "Type 1 (affine): the partial is the coefficient"
 
     def primal(self, step: Step) -> Expr:
@@ -191,6 +199,7 @@ def _power_partial(x: Expr, p: Number) -> Expr:
 class Product(Rule):
     type = 2
     broadcasting = True
+    elementwise = True
     explain = "Type 2 (product): the power rule, p * x^(p-1) times the other factors"
 
     def primal(self, step: Step) -> Expr:
@@ -350,6 +359,7 @@ def _argument(step: Step) -> Expr:
 
 class Unary(Rule):
     type = 3
+    elementwise = True
 
     def __init__(self, fn: str) -> None:
         self.fn = fn
@@ -357,6 +367,9 @@ class Unary(Rule):
 
     def primal(self, step: Step) -> Expr:
         return call(step.params[2], self.fn, _argument(step))
+
+    def shape_operands(self, step: Step) -> tuple[int, ...] | None:
+        return () if step.params[2] == "math" else step.args
 
     def show(self, step: Step, name: Name) -> str:
         return f"{self.fn}({_show_argument(step, name)})"
@@ -389,6 +402,7 @@ class ConstantPower(Rule):
 
     type = 3
     explain = "Type 3 (unary): h'(u) = log(base) * base^u"
+    elementwise = True
 
     def primal(self, step: Step) -> Expr:
         return BinOp("**", Const(step.params[3]), _argument(step))
@@ -478,12 +492,24 @@ def _matmul_b(g, a, b):
     if np.ndim(a) == 1:
         return g * a if np.ndim(b) == 1 else np.expand_dims(a, -1) * np.expand_dims(g, -2)
     if np.ndim(b) == 1:
+        if np.ndim(a) == 2:
+            return g @ a
         return (np.swapaxes(a, -1, -2) @ np.expand_dims(g, -1))[..., 0]
     return np.swapaxes(a, -1, -2) @ g
 """,
 }
 
 _HELPER_NAMESPACE: dict[str, Callable] = {}
+
+
+# The helper arguments read only for their shape (and whether they are Python numbers).
+SHAPE_ARGUMENTS: dict[str, int] = {
+    "_unbroadcast": 1,
+    "_unsum": 1,
+    "_unmean": 1,
+    "_unindex": 1,
+    "_zero": 0,
+}
 
 
 def helper_namespace() -> dict[str, Callable]:
@@ -529,6 +555,10 @@ class Reduction(Rule):
 
     def __init__(self, fn: str, helper: str) -> None:
         self.fn, self.helper = fn, helper
+
+    def shape_operands(self, step: Step) -> tuple[int, ...] | None:
+        axis, keepdims = step.params
+        return () if axis is None and not keepdims else None
 
     def primal(self, step: Step) -> Expr:
         axis, keepdims = step.params
@@ -648,6 +678,7 @@ class Binary(Rule):
 
     type = 3
     broadcasting = True
+    elementwise = True
 
     def __init__(self, fn: str, explain: str) -> None:
         self.fn, self.explain = fn, explain
@@ -678,6 +709,7 @@ class Clip(Rule):
 
     type = 3
     explain = "Type 3 (unary): the slope is 1 inside [lo, hi] and 0 outside"
+    elementwise = True
 
     def primal(self, step: Step) -> Expr:
         lo, hi = step.params
@@ -730,6 +762,7 @@ class Compare(Rule):
 
     type = 3
     explain = "a comparison is piecewise constant: its partials are 0"
+    elementwise = True
 
     def primal(self, step: Step) -> Expr:
         a, b = _operands(step, step.params[1])
@@ -801,6 +834,7 @@ __all__ = [
     "SOURCE_NAMES",
     "FOLD",
     "HELPERS",
+    "SHAPE_ARGUMENTS",
     "Rule",
     "rule",
     "lib_of",

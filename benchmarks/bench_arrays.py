@@ -21,13 +21,24 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import ad_compiler  # noqa: E402
+from ad_compiler.optimize import PASSES  # noqa: E402
 
 
-def per_call(fn: Callable[..., Any], args: tuple, repeat: int = 9) -> float:
-    """Median seconds per call of fn(*args)."""
-    timer = timeit.Timer(lambda: fn(*args))
-    number, _ = timer.autorange()
-    return statistics.median(t / number for t in timer.repeat(repeat, number))
+def interleaved(fns: list[Callable[..., Any]], args: tuple, rounds: int = 21) -> list[list[float]]:
+    """Seconds per call of each fn(*args), one sample per round, timed in alternating rounds so
+    that drift of the machine (other load, the allocator's state) hits every function alike."""
+    timers = [timeit.Timer(lambda fn=fn: fn(*args)) for fn in fns]
+    number = max(1, max(t.autorange()[0] for t in timers) // 4)
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(rounds):
+        for timer, out in zip(timers, samples):
+            out.append(timer.timeit(number) / number)
+    return samples
+
+
+def ratio(a: list[float], b: list[float]) -> float:
+    """The median over rounds of a/b (per-round pairs)."""
+    return statistics.median(x / y for x, y in zip(a, b))
 
 
 def hand_logistic(w, b, X, y, lam):
@@ -48,49 +59,81 @@ def hand_mlp(t1, t2, t3, X, y):
     return d2.T @ X, d3.T @ a2, a3.T @ d4
 
 
-def workloads() -> list[tuple[str, Any, str, tuple, Callable[..., tuple]]]:
+Workload = tuple[str, Path, list[str], tuple, Callable[..., tuple]]
+
+
+def workloads() -> list[Workload]:
+    """(label, sample, parameters trained, arguments, hand-written gradient), at fixed seeds."""
     rng = np.random.default_rng(0)
     n, d = 10_000, 100
     X = rng.normal(size=(n, d))
     y = np.sign(X @ rng.normal(size=d) + rng.normal(size=n))
-    logistic = ad_compiler.compile_file(ROOT / "samples/logistic_regression.py", "loss", ["w", "b"])
     args_log = (rng.normal(size=d) * 0.1, 0.1, X, y, 0.01)
 
     n, d, m = 1_000, 50, 64
     X2 = rng.normal(size=(n, d))
     y2 = (rng.random(n) < 0.5).astype(float)
-    mlp = ad_compiler.compile_file(ROOT / "samples/mlp.py", "loss", ["theta1", "theta2", "theta3"])
     thetas = (rng.normal(size=(m, d)) * 0.1, rng.normal(size=(m, m)) * 0.1, rng.normal(size=m))
     args_mlp = (*thetas, X2, y2)
     return [
-        ("W4 logistic loss, X 10,000 x 100", logistic, "loss", args_log, hand_logistic),
-        ("W5 sigmoid MLP, X 1,000 x 50, m = 64", mlp, "loss", args_mlp, hand_mlp),
+        (
+            "W4 logistic loss, X 10,000 x 100",
+            ROOT / "samples/logistic_regression.py",
+            ["w", "b"],
+            args_log,
+            hand_logistic,
+        ),
+        (
+            "W5 sigmoid MLP, X 1,000 x 50, m = 64",
+            ROOT / "samples/mlp.py",
+            ["theta1", "theta2", "theta3"],
+            args_mlp,
+            hand_mlp,
+        ),
     ]
 
 
-def rows() -> list[dict[str, Any]]:
-    out = []
-    for label, compiled, name, args, hand in workloads():
-        primal = getattr(compiled, name)
-        grad = getattr(compiled, f"grad_{name}")
-        for got, want in zip(grad(*args), hand(*args)):
-            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
-        t_primal, t_grad = per_call(primal, args), per_call(grad, args)
-        t_hand = per_call(hand, args)
-        out.append(
+# The optimisation passes switched off one at a time (dead-code stays: --wrt relies on it).
+VARIANTS: dict[str, list[str]] = {
+    "all passes": list(PASSES),
+    **{f"without {p}": [q for q in PASSES if q != p] for p in PASSES if p != "dead-code"},
+    "dead-code only": ["dead-code"],
+}
+
+
+def rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The main table's rows, and the passes' on/off rows (generated / hand-written)."""
+    main, passes = [], []
+    for label, path, wrt, args, hand in workloads():
+        grads = {}
+        for variant, chosen in VARIANTS.items():
+            compiled = ad_compiler.compile_file(path, "loss", wrt, passes=chosen)
+            grads[variant] = compiled.grad_loss
+            for got, want in zip(compiled.grad_loss(*args), hand(*args)):
+                np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+            if variant == "all passes":
+                primal = compiled.loss
+        samples = interleaved([primal, hand, *grads.values()], args)
+        primal_s, hand_s, variant_s = samples[0], samples[1], dict(zip(grads, samples[2:]))
+        grad_s = variant_s["all passes"]
+        main.append(
             {
                 "workload": label,
-                "primal_us": t_primal * 1e6,
-                "grad_us": t_grad * 1e6,
-                "hand_us": t_hand * 1e6,
-                "grad_over_hand": t_grad / t_hand,
-                "grad_over_primal": t_grad / t_primal,
+                "primal_us": statistics.median(primal_s) * 1e6,
+                "grad_us": statistics.median(grad_s) * 1e6,
+                "hand_us": statistics.median(hand_s) * 1e6,
+                "grad_over_hand": ratio(grad_s, hand_s),
+                "grad_over_primal": ratio(grad_s, primal_s),
             }
         )
-    return out
+        passes.append(
+            {"workload": label.split(",")[0]} | {v: ratio(t, hand_s) for v, t in variant_s.items()}
+        )
+    return main, passes
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
+    """The main table: per-call medians and the two ratios."""
     lines = [
         "| workload | primal | generated gradient | hand-written gradient "
         "| generated / hand-written | gradient / primal |",
@@ -104,8 +147,23 @@ def markdown(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def passes_markdown(results: list[dict[str, Any]]) -> str:
+    """Generated / hand-written gradient with each pass switched off in turn."""
+    lines = [
+        "| workload | " + " | ".join(VARIANTS) + " |",
+        "|---|" + "---|" * len(VARIANTS),
+    ]
+    for r in results:
+        lines.append(f"| {r['workload']} | " + " | ".join(f"{r[v]:.2f}" for v in VARIANTS) + " |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    results = rows()
-    print(markdown(results))
+    main_rows, pass_rows = rows()
+    print(markdown(main_rows))
+    print()
+    print("Generated / hand-written gradient, passes switched off one at a time:")
+    print()
+    print(passes_markdown(pass_rows))
     if len(sys.argv) > 2 and sys.argv[1] == "--json":
-        Path(sys.argv[2]).write_text(json.dumps(results, indent=2))
+        Path(sys.argv[2]).write_text(json.dumps({"main": main_rows, "passes": pass_rows}, indent=2))
