@@ -6,12 +6,12 @@ import ast
 import inspect
 import textwrap
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import emit, load, optimize, parse, reverse
+from . import cost, emit, graph, load, optimize, parse, report, reverse
 from .errors import CompileError, Source, run_deep
 from .ir import Program, Trace
 from .rules import HELPERS
@@ -52,6 +52,73 @@ class Compiled:
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self.module, name)
+
+    # -- teaching outputs: each displays as HTML (the graph as SVG) in a notebook ---------------
+
+    def function_name(self, function: str | None = None) -> str:
+        """`function`, or the only function compiled; several need one named."""
+        if function is None:
+            if len(self.traces) != 1:
+                names = ", ".join(self.traces)
+                raise ValueError(f"{self.filename} has several functions ({names}): name one")
+            return next(iter(self.traces))
+        if function not in self.traces:
+            raise ValueError(f"no function {function} in {self.filename}")
+        return function
+
+    def trace_report(self, function: str | None = None) -> report.TraceReport:
+        """The trace z1..zT of a function, as `adc trace` lists it."""
+        return report.TraceReport(self.traces[self.function_name(function)])
+
+    def run_report(
+        self,
+        values: Mapping[str, Any] | None = None,
+        *,
+        function: str | None = None,
+        notation: str = "v",
+    ) -> report.RunReport:
+        """The seed's primal and adjoint tables at `values` (the rest from the defaults), as
+        `adc run` prints them; `notation` 'v' (v_i) or 'z' (the slide's z_t)."""
+        name = self.function_name(function)
+        trace = self.traces[name]
+        inputs = report.point(trace, dict(values or {}), self.filename)
+        report.primal_values(trace, inputs, self.filename)  # outside the domain: located
+        value, grads = getattr(self.module, f"value_and_grad_{name}")(*inputs.values())
+        wrt = next(p.wrt for p in self.programs if p.name == name)
+        return report.run_report(trace, inputs, value, grads, notation, self.filename, wrt)
+
+    def computation_graph(
+        self,
+        values: Mapping[str, Any] | None = None,
+        *,
+        function: str | None = None,
+        notation: str = "z",
+        partials: bool = False,
+    ) -> graph.Graph:
+        """The computation graph, as `adc graph` draws it; with `values`, each node's value
+        and adjoint there. `partials` labels each edge with dz_c/dz_t."""
+        trace = self.traces[self.function_name(function)]
+        inputs = report.point(trace, dict(values), self.filename) if values else None
+        return graph.computation_graph(trace, inputs, notation, partials, self.filename)
+
+    def cost_report(
+        self,
+        values: Mapping[str, Any] | None = None,
+        *,
+        function: str | None = None,
+        timing: bool = True,
+        repeat: int = 7,
+    ) -> cost.CostReport:
+        """The seed's complexity facts, as `adc cost` prints them; timed at `values` (or the
+        defaults, or a random point) unless `timing` is False."""
+        name = self.function_name(function)
+        trace = self.traces[name]
+        chosen, note = None, "timing=False"
+        if timing:
+            primal = getattr(self.module, name)
+            chosen, note = cost.timing_point(trace, primal, dict(values or {}), self.filename)
+        module = self.module if chosen is not None else None
+        return cost.cost_report(trace, self.source, module, chosen, note, repeat)
 
 
 def _check_generated_names(mod: parse.Module) -> None:

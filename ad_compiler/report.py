@@ -1,18 +1,41 @@
 """Reports that read the IR and never feed back into it: the trace listing and the seed's
-primal/adjoint tables, as text, Markdown or JSON."""
+primal/adjoint tables, as text, Markdown, JSON, LaTeX or HTML (a notebook's display)."""
 
 from __future__ import annotations
 
+import html
 import json
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import CompileError, source_lines
-from .ir import BinOp, Const, Expr, Temp, Trace, Var, evaluate, execute, namer, show
+from .ir import (
+    Assign,
+    BinOp,
+    Call,
+    Const,
+    Expr,
+    Index,
+    Lit,
+    Neg,
+    Select,
+    Step,
+    Temp,
+    Trace,
+    Var,
+    evaluate,
+    execute,
+    index_text,
+    namer,
+    power,
+    show,
+    show_number,
+)
 from .reverse import adjoint_body, primal_body
-from .rules import rule
+from .rules import Rule, rule
 
 # ---------------------------------------------------------------------------------------------
 # The trace listing
@@ -57,13 +80,68 @@ def trace_text(trace: Trace) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass
+class TraceReport:
+    """A function's trace as the slide lists it; a notebook shows it as an HTML table."""
+
+    trace: Trace
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (see `trace_dict`)."""
+        return trace_dict(self.trace)
+
+    def to_text(self) -> str:
+        """The listing `adc trace` prints."""
+        return trace_text(self.trace)
+
+    def to_html(self) -> str:
+        """The steps as an HTML table: variable, expression, type, arguments."""
+        data = self.to_dict()
+        rows = [
+            [s["var"], s["expr"], f"Type {s['type']}", ", ".join(s["args"])] for s in data["steps"]
+        ]
+        rows.append(["return", data["output"], "", ""])
+        return _html_table(
+            _caption(self.trace), ["variable", "expression", "type", "reads"], rows, code=(0, 1, 3)
+        )
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
+        return f"<TraceReport {_caption(self.trace)}>"
+
+
+def _caption(trace: Trace) -> str:
+    return (
+        f"{trace.name}({', '.join(trace.params)}): T = {len(trace.steps)} steps, "
+        f"E = {trace.edges} edges"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The primal and adjoint tables
+# ---------------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Row:
-    """One line of a table: `var = expr` and the value it takes."""
+    """One line of a table: `var = expr` and the value it takes.
+
+    `tex` holds the row in the seed's LaTeX notation: for a primal row `v_1 = \\ln v_{-1}`, for
+    an adjoint row the general formula and the concrete one (`\\bar{v}_0 = \\bar{v}_3
+    \\frac{\\partial v_3}{\\partial v_0}`, `\\bar{v}_3 \\times \\cos v_0`). `rule` says, for an
+    adjoint row, which rule of the computation model gave its local partial.
+    """
 
     var: str
     expr: str
     value: Any
+    tex: tuple[str, ...] = ()
+    rule: str = ""
 
 
 @dataclass
@@ -76,45 +154,134 @@ class RunReport:
     gradient: dict[str, Any]
     primal: list[Row]
     adjoint: list[Row]
+    notation: str = "v"
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready data in the documented layout."""
+    def to_dict(self, explain: bool = False) -> dict[str, Any]:
+        """JSON-ready data in the documented layout (`explain`: each adjoint row's `rule`)."""
+
+        def entry(r: Row, with_rule: bool) -> dict[str, Any]:
+            out = {"var": r.var, "expr": r.expr, "value": r.value}
+            return out | {"rule": r.rule} if with_rule else out
+
         return {
             "function": self.function,
             "inputs": self.inputs,
             "value": self.value,
             "gradient": self.gradient,
-            "primal": [{"var": r.var, "expr": r.expr, "value": r.value} for r in self.primal],
-            "adjoint": [{"var": r.var, "expr": r.expr, "value": r.value} for r in self.adjoint],
+            "primal": [entry(r, False) for r in self.primal],
+            "adjoint": [entry(r, explain) for r in self.adjoint],
         }
 
-    def to_json(self) -> str:
+    def to_json(self, explain: bool = False) -> str:
         """The report as JSON (non-finite numbers as strings)."""
-        return json.dumps(_json_safe(self.to_dict()), indent=2)
+        return json.dumps(_json_safe(self.to_dict(explain)), indent=2)
 
-    def to_text(self) -> str:
-        """The seed's two tables as plain text, then the value and gradient."""
+    def to_text(self, explain: bool = False) -> str:
+        """The seed's two tables as plain text, then the value and gradient; `explain` adds,
+        under each adjoint row, the rule that gave its local partial."""
         out = ["Forward primal trace"]
         out += _text_rows(self.primal)
         out += ["", "Reverse adjoint trace"]
-        out += _text_rows(self.adjoint)
+        out += _text_rows(self.adjoint, explain)
         out += ["", self._summary()]
         return "\n".join(out)
 
-    def to_markdown(self) -> str:
-        """The seed's two tables as GitHub Markdown."""
+    def to_markdown(self, explain: bool = False) -> str:
+        """The seed's two tables as GitHub Markdown (`explain`: a column for the rule)."""
         out = ["**Forward primal trace**", "", "| variable | expression | value |", "|---|---|---|"]
-        out += [f"| `{r.var}` | `{r.expr}` | {format_value(r.value)} |" for r in self.primal]
-        out += ["", "**Reverse adjoint trace**", "", "| adjoint | expression | value |"]
-        out += ["|---|---|---|"]
-        out += [f"| `{r.var}` | `{r.expr}` | {format_value(r.value)} |" for r in self.adjoint]
-        out += ["", self._summary()]
+        out += [f"| {_md_code(r.var)} | {_md_code(r.expr)} | {_md_value(r)} |" for r in self.primal]
+        out += ["", "**Reverse adjoint trace**", ""]
+        if explain:
+            out += [
+                "| adjoint | expression | value | local partial, by rule |",
+                "|---|---|---|---|",
+            ]
+        else:
+            out += ["| adjoint | expression | value |", "|---|---|---|"]
+        for r in self.adjoint:
+            cells = [_md_code(r.var), _md_code(r.expr), _md_value(r)]
+            cells += [_md_text(r.rule)] if explain else []
+            out.append("| " + " | ".join(cells) + " |")
+        out += [""] + [f"- `{line}`" for line in self._summary().splitlines()]
         return "\n".join(out)
+
+    def to_latex(self, explain: bool = False) -> str:
+        """The seed's two tables as LaTeX `tabular`s in its notation (v_{-1}, \\bar{v}_0), for
+        any LaTeX document: no package needed. `explain` adds a line under each adjoint row."""
+        out = [f"% {line}" for line in self._summary().splitlines()]
+        out += ["\\begin{tabular}{ll}", r"\multicolumn{2}{l}{\textbf{Forward primal trace}} \\"]
+        out.append(r"\hline")
+        for r in self.primal:
+            out.append(f"${r.tex[0]}$ & {_tex_value(r.value)} \\\\")
+        out += [r"\end{tabular}", "", r"\medskip", ""]
+        out += ["\\begin{tabular}{lll}"]
+        out += [r"\multicolumn{3}{l}{\textbf{Reverse adjoint trace}} \\", r"\hline"]
+        for r in self.adjoint:
+            concrete = f"$= {r.tex[1]}$" if len(r.tex) > 1 and r.tex[1] else ""
+            out.append(f"${r.tex[0]}$ & {concrete} & {_tex_value(r.value)} \\\\")
+            if explain and r.rule:
+                note = r"\quad\footnotesize " + (r.tex[2] if len(r.tex) > 2 else _tex_text(r.rule))
+                out.append(f"\\multicolumn{{3}}{{l}}{{{note}}} \\\\")
+        out.append(r"\end{tabular}")
+        return "\n".join(out) + "\n"
+
+    def to_html(self, explain: bool = False) -> str:
+        """The two tables as HTML, for a notebook."""
+        primal = _html_table(
+            "Forward primal trace",
+            ["variable", "expression", "value"],
+            [[r.var, r.expr, format_value(r.value)] for r in self.primal],
+            code=(0, 1),
+        )
+        head = ["adjoint", "expression", "value"] + (["local partial, by rule"] if explain else [])
+        rows = [
+            [r.var, r.expr, format_value(r.value)] + ([r.rule] if explain else [])
+            for r in self.adjoint
+        ]
+        adjoint = _html_table("Reverse adjoint trace", head, rows, code=(0, 1))
+        summary = "<br>".join(
+            f"<code>{html.escape(s)}</code>" for s in self._summary().splitlines()
+        )
+        return f"<div>\n{primal}\n{adjoint}\n<p>{summary}</p>\n</div>"
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __str__(self) -> str:
+        return self.to_text()
 
     def _summary(self) -> str:
         args = ", ".join(f"{k}={_short(v)}" for k, v in self.inputs.items())
         grads = "\n".join(f"d{self.function}/d{k} = {_full(v)}" for k, v in self.gradient.items())
         return f"{self.function}({args}) = {_full(self.value)}\n{grads}"
+
+
+def _md_code(text: str) -> str:
+    """`text` as a code span in a GitHub table cell."""
+    return "`" + text.replace("|", "\\|") + "`"
+
+
+def _md_text(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _md_value(row: Row) -> str:
+    return _md_text(format_value(row.value))
+
+
+def _html_table(caption: str, head: list[str], rows: list[list[str]], code: tuple = ()) -> str:
+    """An HTML table; the columns numbered in `code` in a monospace font."""
+
+    def cell(i: int, text: str, tag: str = "td") -> str:
+        body = html.escape(text)
+        body = f"<code>{body}</code>" if i in code and text else body
+        return f'<{tag} style="text-align:left">{body}</{tag}>'
+
+    out = ["<table>", f'<caption style="text-align:left"><b>{html.escape(caption)}</b></caption>']
+    out.append("<tr>" + "".join(cell(-1, h, "th") for h in head) + "</tr>")
+    out += ["<tr>" + "".join(cell(i, c) for i, c in enumerate(row)) + "</tr>" for row in rows]
+    out.append("</table>")
+    return "\n".join(out)
 
 
 def format_value(value: Any) -> str:
@@ -164,10 +331,15 @@ def _full(value: Any) -> str:
     return repr(value)
 
 
-def _text_rows(rows: list[Row]) -> list[str]:
+def _text_rows(rows: list[Row], explain: bool = False) -> list[str]:
     w_var = max(len(r.var) for r in rows)
     w_expr = max(len(r.expr) for r in rows)
-    return [f"  {r.var:<{w_var}} = {r.expr:<{w_expr}} = {format_value(r.value)}" for r in rows]
+    out = []
+    for r in rows:
+        out.append(f"  {r.var:<{w_var}} = {r.expr:<{w_expr}} = {format_value(r.value)}")
+        if explain and r.rule:
+            out.append(" " * (w_var + 5) + r.rule)
+    return out
 
 
 def _json_safe(data: Any) -> Any:
@@ -180,6 +352,35 @@ def _json_safe(data: Any) -> Any:
     if hasattr(data, "tolist"):
         return _json_safe(data.tolist())
     return data
+
+
+def check_parameters(given: Mapping[str, Any], trace: Trace, filename: str = "") -> None:
+    """Every name in `given` must be a parameter of the trace's function."""
+    for name in given:
+        if name not in trace.params:
+            raise CompileError(
+                f"`{trace.name}` has no parameter `{name}`",
+                filename=filename or "<source>",
+                hint="parameters: " + ", ".join(trace.params),
+            )
+
+
+def point(trace: Trace, given: Mapping[str, Any], filename: str = "") -> dict[str, Any]:
+    """Every parameter's value, in order: given, else its default; a missing one is an error."""
+    check_parameters(given, trace, filename)
+    values: dict[str, Any] = {}
+    for p in trace.params:
+        if p in given:
+            values[p] = given[p]
+        elif p in trace.defaults:
+            values[p] = trace.defaults[p]
+        else:
+            raise CompileError(
+                f"no value for `{p}` and no default",
+                filename=filename or "<source>",
+                hint=f"pass {p}=VALUE",
+            )
+    return values
 
 
 def primal_values(trace: Trace, inputs: Mapping[str, Any], filename: str = "") -> dict:
@@ -211,41 +412,96 @@ def run_report(
     gradient: tuple,
     notation: str = "v",
     filename: str = "",
+    wrt: Sequence[str] | None = None,
 ) -> RunReport:
     """The seed's primal and adjoint tables for `trace` at `inputs`.
 
-    `value` and `gradient` are what the generated code returned; the tables come from the
-    reference evaluator, one row per step and one per edge of the reverse sweep.
+    `value` and `gradient` are what the generated code returned (one partial per name of
+    `wrt`, by default every parameter); the tables come from the reference evaluator, one row
+    per step and one per edge of the reverse sweep.
     """
     name = namer(trace, notation)
+    tex = _Tex(trace, notation)
     env = primal_values(trace, inputs, filename)
     primal: list[Row] = []
     for v, p in zip(trace.inputs, trace.params):
-        primal.append(Row(name(v), p if notation == "v" else "input", env[Var(v)]))
+        if notation == "v":
+            row = Row(name(v), p, env[Var(v)], (f"{tex.var(v)} = {tex.symbol(p)}",))
+        else:
+            row = Row(name(v), "input", env[Var(v)], (tex.var(v),))
+        primal.append(row)
     for s in trace.steps:
-        primal.append(Row(name(s.index), rule(s).show(s, name), env[Var(s.index)]))
-    primal.append(Row("y" if notation == "v" else trace.name, name(trace.output), value))
+        formula = f"{tex.var(s.index)} = {tex.expr(_step_expr(s))}"
+        primal.append(Row(name(s.index), rule(s).show(s, name), env[Var(s.index)], (formula,)))
+    out_name = "y" if notation == "v" else trace.name
+    out_tex = f"{tex.symbol(out_name)} = {tex.var(trace.output)}"
+    primal.append(Row(out_name, name(trace.output), value, (out_tex,)))
 
     body, _ = adjoint_body(trace, trace.params)
     values = execute(body, env)
-    adjoint: list[Row] = []
-    for line, val in zip(body, values):
-        target = _show_target(line.target, name)
-        if line.kind == "seed":
-            text = "ybar" if notation == "v" else "1"
-        elif line.kind == "temp" or line.partial is None:
-            text = show(line.expr, name)
-        else:
-            assert line.step is not None
-            text = show(_edge(Var(line.step, True), line.partial), name)
-        if line.accumulate:
-            text = f"{target} + {text}"
-        adjoint.append(Row(target, text, val))
+    adjoint = [_adjoint_row(trace, line, val, name, tex) for line, val in zip(body, values)]
     for v, p in zip(trace.inputs, trace.params):
-        label = f"{p}bar" if notation == "v" else f"d{trace.name}/d{p}"
-        adjoint.append(Row(label, name(v) + "bar", env.get(Var(v, True), 0.0)))
-    grads = dict(zip(trace.params, gradient))
-    return RunReport(trace.name, dict(inputs), value, grads, primal, adjoint)
+        if notation == "v":
+            label, formula = f"{p}bar", f"{tex.symbol(p, bar=True)} = {tex.var(v, bar=True)}"
+        else:
+            label = f"d{trace.name}/d{p}"
+            formula = f"{_tex_partial(tex.symbol(trace.name), tex.var(v))} = {tex.var(v, bar=True)}"
+        note = f"the gradient: d{trace.name}/d{p} is the adjoint of {name(v)}"
+        value_v = env.get(Var(v, True), 0.0)
+        adjoint.append(Row(label, name(v) + "bar", value_v, (formula, "", _tex_text(note)), note))
+    grads = dict(zip(trace.params if wrt is None else wrt, gradient))
+    return RunReport(trace.name, dict(inputs), value, grads, primal, adjoint, notation)
+
+
+def _adjoint_row(trace: Trace, line: Assign, value: Any, name: Callable, tex: _Tex) -> Row:
+    """One line of the reverse sweep as a row: text, LaTeX, and the rule behind it."""
+    target = _show_target(line.target, name)
+    target_tex = tex.node(line.target)
+    if line.kind == "seed":
+        out = trace.output
+        note = f"seed: d{name(out)}/d{name(out)} = 1"
+        formula = f"{target_tex} = " + (r"\bar{y}" if tex.notation == "v" else "1")
+        seed_tex = f"${_tex_partial(tex.var(out), tex.var(out))} = 1$: the seed"
+        return Row(
+            target, "ybar" if tex.notation == "v" else "1", value, (formula, "", seed_tex), note
+        )
+    assert line.step is not None
+    step = trace.step(line.step)
+    r = rule(step)
+    step_text = f"{name(step.index)} = {r.show(step, name)}"
+    if line.kind == "temp":
+        note = f"a partial product of {step_text} ({r.explain})"
+        formula = f"{target_tex} = {tex.expr(line.expr)}"
+        return Row(target, show(line.expr, name), value, (formula, "", _tex_text(note)), note)
+    assert line.arg is not None and isinstance(line.target, Var)
+    child, parent = step.index, step.args[line.arg]
+    if line.partial is None:
+        text, concrete = show(line.expr, name), tex.expr(line.expr)
+        partial_text, partial_tex = "", ""
+    else:
+        text = show(_edge(Var(child, True), line.partial), name)
+        concrete = tex.expr(_edge(Var(child, True), line.partial))
+        partial_text, partial_tex = f" = {show(line.partial, name)}", f" = {tex.expr(line.partial)}"
+    general = f"{tex.var(child, bar=True)} {_tex_partial(tex.var(child), tex.var(parent))}"
+    if line.accumulate:
+        text, concrete, general = (
+            f"{target} + {text}",
+            f"{target_tex} + {concrete}",
+            f"{target_tex} + {general}",
+        )
+    how = _rule_text(r, step, name)
+    note = f"d{name(child)}/d{name(parent)}{partial_text} by {how}"
+    note_tex = f"${_tex_partial(tex.var(child), tex.var(parent))}{partial_tex}$ by {_tex_text(how)}"
+    return Row(target, text, value, (f"{target_tex} = {general}", concrete, note_tex), note)
+
+
+def _rule_text(r: Rule, step: Step, name: Callable[[int], str]) -> str:
+    """The rule of the computation model behind a step's partials, with h's argument u."""
+    shown = r.show(step, name)
+    inner = re.fullmatch(r"\w+\((.*)\)", shown)
+    if r.type == 3 and "h'(u)" in r.explain and inner and inner[1] != name(step.args[0]):
+        return f"{r.explain}, u = {inner[1]}"
+    return r.explain
 
 
 def _show_target(target: Var | Temp, name: Any) -> str:
@@ -259,3 +515,191 @@ def _edge(gbar: Expr, partial: Expr) -> Expr:
     if isinstance(partial, BinOp) and partial.op == "/" and partial.left == Const(1):
         return BinOp("/", gbar, partial.right)
     return BinOp("*", gbar, partial)
+
+
+def _step_expr(step: Step) -> Expr:
+    """A step as the seed writes it: products as powers (`w1 * w2^-1`), others as computed."""
+    if step.op == "product":
+        factors = [power(Var(a), p) for a, p in zip(step.args, step.params)]
+        out = factors[0]
+        for f in factors[1:]:
+            out = BinOp("*", out, f)
+        return out
+    return rule(step).primal(step)
+
+
+# ---------------------------------------------------------------------------------------------
+# LaTeX in the seed's notation: v_{-1}, \bar{v}_0, \frac{\partial v_3}{\partial v_0}
+# ---------------------------------------------------------------------------------------------
+
+_GREEK = set(
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau "
+    "upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split()
+)
+_TEX_FUNCTIONS = {
+    "log": r"\ln",
+    "sin": r"\sin",
+    "cos": r"\cos",
+    "tan": r"\tan",
+    "exp": r"\exp",
+    "sinh": r"\sinh",
+    "cosh": r"\cosh",
+    "tanh": r"\tanh",
+    "asin": r"\arcsin",
+    "arcsin": r"\arcsin",
+    "acos": r"\arccos",
+    "arccos": r"\arccos",
+    "atan": r"\arctan",
+    "arctan": r"\arctan",
+}
+_TEX_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "@": 2, "neg": 3, "**": 4}
+_TEX_COMPARE = {">": ">", "<": "<", ">=": r"\geq", "<=": r"\leq", "==": "=", "!=": r"\neq"}
+_TEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "%": r"\%",
+    "_": r"\_",
+    "^": r"\^{}",
+    "~": r"\~{}",
+}
+
+
+def _tex_text(text: str) -> str:
+    """Plain text for a LaTeX document, its special characters escaped."""
+    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def _tex_partial(top: str, bottom: str) -> str:
+    return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
+
+
+def _tex_number(value: Any) -> str:
+    text = show_number(value)
+    if text in ("inf", "-inf"):
+        return text.replace("inf", r"\infty")
+    if text == "nan":
+        return r"\mathrm{nan}"
+    if "pi" in text:
+        return re.sub(r"\*?pi", lambda _: r"\pi", text)
+    scientific = re.fullmatch(r"(-?[\d.]+)e([+-]?\d+)", text)
+    if scientific:
+        return rf"{scientific[1]} \times 10^{{{int(scientific[2])}}}"
+    return text
+
+
+def _tex_value(value: Any) -> str:
+    """A table's value cell: `$= 0.693$`, or an array's shape and range as text."""
+    text = format_value(value)
+    if getattr(value, "shape", None):
+        return "$=$ " + _tex_text(text)
+    if text in ("inf", "-inf", "nan"):
+        return f"$= {_tex_number(float(text))}$"
+    scientific = re.fullmatch(r"(-?[\d.]+)e([+-]?\d+)", text)
+    if scientific:
+        text = rf"{scientific[1]} \times 10^{{{int(scientific[2])}}}"
+    return f"$= {text}$"
+
+
+class _Tex:
+    """LaTeX for one trace's variables and expressions in notation 'v' or 'z'."""
+
+    def __init__(self, trace: Trace, notation: str) -> None:
+        self.trace = trace
+        self.notation = notation
+        self.times = r"\times" if notation == "v" else r"\cdot"
+
+    def symbol(self, name: str, bar: bool = False) -> str:
+        r"""A Python name as a symbol: x1 -> x_1, theta2 -> \theta_2, lam -> \mathit{lam}."""
+        m = re.fullmatch(r"([A-Za-z]+)_?([0-9]+)", name) or re.fullmatch(
+            r"([A-Za-z]+)_([A-Za-z0-9]+)", name
+        )
+        base, sub = (m[1], m[2]) if m else (name, "")
+        if len(base) == 1:
+            top = base
+        elif base in _GREEK:
+            top = "\\" + base
+        else:
+            top = r"\mathit{" + _tex_text(base) + "}"
+        return self._decorate(top, sub, bar, wide=len(base) > 1 and base not in _GREEK)
+
+    def var(self, var: int, bar: bool = False) -> str:
+        """Variable `var` (v_{-1}, z_3, or an input's own name in notation z)."""
+        if self.notation == "z" and var <= 0:
+            return self.symbol(self.trace.params[var + len(self.trace.params) - 1], bar)
+        return self._decorate(self.notation, str(var), bar)
+
+    def node(self, node: Var | Temp) -> str:
+        if isinstance(node, Temp):
+            return f"t_{{{node.id}}}"
+        return self.var(node.id, node.bar)
+
+    @staticmethod
+    def _decorate(top: str, sub: str, bar: bool, wide: bool = False) -> str:
+        if bar:
+            top = (r"\overline{" if wide else r"\bar{") + top + "}"
+        if sub:
+            top += "_" + (sub if len(sub) == 1 else "{" + _tex_text(sub) + "}")
+        return top
+
+    def expr(self, expr: Expr) -> str:
+        """`expr` in LaTeX, parenthesised as the precedence needs."""
+        return self._go(expr, 0)
+
+    def _go(self, e: Expr, outer: int) -> str:
+        if isinstance(e, Const):
+            text = _tex_number(e.value)
+            return f"({text})" if text.startswith("-") and outer > 0 else text
+        if isinstance(e, (Var, Temp)):
+            return self.node(e)
+        if isinstance(e, Select):
+            return self._go(e.normal, outer)
+        if isinstance(e, Neg):
+            text = "-" + self._go(e.operand, _TEX_PRECEDENCE["neg"])
+            return f"({text})" if outer > 0 else text
+        if isinstance(e, Call):
+            return self._call(e)
+        if isinstance(e, Lit):
+            return r"\mathtt{" + _tex_text(show(e, str)) + "}"
+        if isinstance(e, Index):
+            inner = _tex_text(index_text(e.index))
+            return self._go(e.value, 5) + r"[\mathtt{" + inner + "}]"
+        assert isinstance(e, BinOp)
+        if e.op in _TEX_COMPARE:
+            return f"({self._go(e.left, 1)} {_TEX_COMPARE[e.op]} {self._go(e.right, 1)})"
+        p = _TEX_PRECEDENCE[e.op]
+        if e.op == "**":
+            text = f"{self._go(e.left, p + 1)}^{{{self._go(e.right, 0)}}}"
+        elif e.op == "*":
+            left, right = self._go(e.left, p), self._go(e.right, p)
+            juxtapose = isinstance(e.left, Const) and not left.startswith("(")
+            juxtapose = juxtapose and not (right[:1].isdigit() or right.startswith("("))
+            text = f"{left} {right}" if juxtapose else f"{left} {self.times} {right}"
+        elif e.op == "/":
+            text = f"{self._go(e.left, p)}/{self._go(e.right, p + 1)}"
+        elif e.op == "@":
+            text = f"{self._go(e.left, p)} \\;@\\; {self._go(e.right, p + 1)}"
+        else:
+            right_p = p + 1 if e.op == "-" else p
+            text = f"{self._go(e.left, p)} {e.op} {self._go(e.right, right_p)}"
+        return f"({text})" if outer > p else text
+
+    def _call(self, e: Call) -> str:
+        args = [self._go(a, 0) for a in e.args]
+        args += [rf"\mathrm{{{_tex_text(k)}}}={self._go(v, 0)}" for k, v in e.keywords]
+        if e.fn == "sqrt" and len(args) == 1:
+            return rf"\sqrt{{{args[0]}}}"
+        if e.fn in ("abs", "absolute", "fabs") and len(args) == 1:
+            return f"|{args[0]}|"
+        if e.fn in _TEX_FUNCTIONS and len(e.args) == 1:
+            (arg,) = e.args
+            atomic = isinstance(arg, (Var, Temp)) or (isinstance(arg, Const) and arg.value >= 0)
+            return (
+                f"{_TEX_FUNCTIONS[e.fn]} {args[0]}"
+                if atomic
+                else f"{_TEX_FUNCTIONS[e.fn]}({args[0]})"
+            )
+        return rf"\mathrm{{{_tex_text(e.fn)}}}(" + ", ".join(args) + ")"

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,10 +19,11 @@ from ad_compiler import __version__
 from ad_compiler.api import Compiled, compile_source, on_deep_stack, read_source
 from ad_compiler.check import compare, random_points
 from ad_compiler.errors import CompileError, Source, source_lines
-from ad_compiler.ir import Trace
+from ad_compiler.graph import INSTALL_HINT, PICTURE_FORMATS, GraphvizMissing
 from ad_compiler.load import write_atomic
 from ad_compiler.parse import Module, read_module
-from ad_compiler.report import primal_values, run_report, trace_dict, trace_text
+from ad_compiler.report import check_parameters, trace_dict, trace_text
+from ad_compiler.report import point as point_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -109,6 +111,15 @@ def compile_cmd(file: str, output: str | None, function: str | None, wrt: str | 
         return
     src = Path(file)
     out = Path(output) if output else src.with_name(f"{src.stem}_grad.py")
+    _check_output(src, out, file)
+    write_atomic(out, compiled.source)
+    made = ", ".join(p.name for p in compiled.programs)
+    click.echo(f"wrote {out} ({made})", err=True)
+
+
+def _check_output(src: Path, out: Path, file: str) -> None:
+    """An output path adc may write: not the input, not a directory, in a directory that
+    exists."""
     if _same_file(src, out):
         raise CompileError(
             f"refusing to overwrite the input file {file}",
@@ -123,9 +134,6 @@ def compile_cmd(file: str, output: str | None, function: str | None, wrt: str | 
         raise CompileError(
             f"output directory {out.parent} does not exist", filename=file, hint="create it first"
         )
-    write_atomic(out, compiled.source)
-    made = ", ".join(p.name for p in compiled.programs)
-    click.echo(f"wrote {out} ({made})", err=True)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -215,27 +223,116 @@ def _load_array(path: Path, name: str, file: str) -> Any:
 @click.argument("file")
 @click.argument("values", nargs=-1)
 @click.option("--function", "function", help="The function to run (default: the main one).")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "markdown", "latex", "json"]), default="text"
+)
 @click.option("--notation", type=click.Choice(["v", "z"]), default="v", help="v_i or z_t names.")
+@click.option("--explain", is_flag=True, help="Under each adjoint row, the rule behind it.")
 @clean_errors
 def run_cmd(
-    file: str, values: tuple[str, ...], function: str | None, fmt: str, notation: str
+    file: str,
+    values: tuple[str, ...],
+    function: str | None,
+    fmt: str,
+    notation: str,
+    explain: bool,
 ) -> None:
     """Compile, run at NAME=VALUE ... and print the primal and adjoint traces."""
     compiled, function = _pick(file, function)
-    trace = compiled.traces[function]
-    given = _check_parameters(_parse_values(values, file), trace.params, function, file)
-    inputs = _point(trace, given, file)
-    fn = getattr(compiled.load_in_memory(), f"value_and_grad_{function}")
-    primal_values(trace, inputs, file)  # a point outside the domain is reported at its line
-    value, grads = fn(*inputs.values())
-    report = run_report(trace, inputs, value, grads, notation, file)
+    compiled.load_in_memory()
+    report = compiled.run_report(_parse_values(values, file), function=function, notation=notation)
     if fmt == "json":
-        click.echo(report.to_json())
+        click.echo(report.to_json(explain))
     elif fmt == "markdown":
-        click.echo(report.to_markdown())
+        click.echo(report.to_markdown(explain))
+    elif fmt == "latex":
+        click.echo(report.to_latex(explain), nl=False)
     else:
-        click.echo(report.to_text())
+        click.echo(report.to_text(explain))
+
+
+@main.command("graph")
+@click.argument("file")
+@click.argument("values", nargs=-1)
+@click.option("--function", "function", help="The function to draw (default: the main one).")
+@click.option(
+    "-o", "--output", help="OUT.dot, OUT.svg or OUT.png (Graphviz); default: DOT on stdout."
+)
+@click.option("--partials", is_flag=True, help="Label each edge with its local partial.")
+@click.option("--notation", type=click.Choice(["z", "v"]), default="z", help="z_t or v_i names.")
+@clean_errors
+def graph_cmd(
+    file: str,
+    values: tuple[str, ...],
+    function: str | None,
+    output: str | None,
+    partials: bool,
+    notation: str,
+) -> None:
+    """Draw the computation graph of a function's trace: inputs, one node per step, one edge
+    per argument. With NAME=VALUE ..., each node's value and adjoint at that point."""
+    compiled, function = _pick(file, function)
+    given = _parse_values(values, file)
+    graph = compiled.computation_graph(
+        given or None, function=function, notation=notation, partials=partials
+    )
+    if output is None or output == "-":
+        click.echo(graph.to_dot(), nl=False)
+        return
+    out = Path(output)
+    kind = out.suffix.lower().lstrip(".")
+    if kind not in ("dot", "gv", *PICTURE_FORMATS):
+        raise CompileError(
+            f"cannot tell the picture format of {output}",
+            filename=file,
+            hint="name the output OUT.dot (needs nothing), OUT.svg or OUT.png (need Graphviz)",
+        )
+    _check_output(Path(file), out, file)
+    if kind in PICTURE_FORMATS:
+        try:
+            data = graph.picture(kind)
+        except GraphvizMissing as exc:
+            raise CompileError(
+                f"writing {output} needs Graphviz, but {exc.missing}",
+                filename=file,
+                hint=f"{INSTALL_HINT}; -o OUT.dot needs neither",
+            ) from None
+    else:
+        data = graph.to_dot().encode("utf-8")
+    try:
+        _write_bytes(out, data)
+    except OSError as exc:
+        raise CompileError(
+            f"cannot write {output}: {exc.strerror}", filename=file, hint="check the path"
+        ) from None
+    click.echo(f"wrote {out} ({graph.title()})", err=True)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` through a temporary file and a rename: never half a picture."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@main.command("cost")
+@click.argument("file")
+@click.argument("values", nargs=-1)
+@click.option("--function", "function", help="The function to measure (default: the main one).")
+@clean_errors
+def cost_cmd(file: str, values: tuple[str, ...], function: str | None) -> None:
+    """The seed's complexity facts: V, E, T, the operations of the generated primal and
+    gradient by kind against the Baur-Strassen bound, a naive forward-mode gradient's, and the
+    measured times (at NAME=VALUE ..., the defaults, or a random point)."""
+    compiled, function = _pick(file, function)
+    compiled.load_in_memory()
+    report = compiled.cost_report(_parse_values(values, file), function=function)
+    click.echo(report.to_text())
 
 
 @main.command("check")
@@ -256,9 +353,10 @@ def check_cmd(
     module = compiled.load_in_memory()
     primal = getattr(module, function)
     gradient = getattr(module, f"grad_{function}")
-    given = _check_parameters(_parse_values(values, file), trace.params, function, file)
+    given = _parse_values(values, file)
+    check_parameters(given, trace, file)
     if given:
-        chosen = [_point(trace, given, file)]
+        chosen = [point_of(trace, given, file)]
     else:
         chosen = random_points(primal, trace.params, trace.defaults, points, seed)
         if not chosen:
@@ -294,34 +392,6 @@ def _line(file: str, line: int) -> str:
     except CompileError:
         return ""
     return lines[line - 1] if 0 < line <= len(lines) else ""
-
-
-def _check_parameters(
-    given: dict[str, Any], params: tuple[str, ...], function: str, file: str
-) -> dict[str, Any]:
-    for name in given:
-        if name not in params:
-            raise CompileError(
-                f"`{function}` has no parameter `{name}`",
-                filename=file,
-                hint="parameters: " + ", ".join(params),
-            )
-    return given
-
-
-def _point(trace: Trace, given: dict[str, Any], file: str) -> dict[str, Any]:
-    """Every parameter's value: given, else the default; a missing one is an error."""
-    point: dict[str, Any] = {}
-    for p in trace.params:
-        if p in given:
-            point[p] = given[p]
-        elif p in trace.defaults:
-            point[p] = trace.defaults[p]
-        else:
-            raise CompileError(
-                f"no value for `{p}` and no default", filename=file, hint=f"pass {p}=VALUE"
-            )
-    return point
 
 
 @main.command("train")

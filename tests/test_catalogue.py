@@ -611,6 +611,22 @@ CATALOGUE: list[Entry] = [
         M + "def f(x):\n    return math.sqrt(x)\n", 4, 1,
         "the gradient fails at this point: math domain error", args=("x=-1",),
     ),
+    # -- adc graph ----------------------------------------------------------------------------
+    Entry(
+        "cannot tell the picture format of {file}", "graph", "def f(x):\n    return x * x\n",
+        1, 1, "cannot tell the picture format of f.pdf", args=("-o", "f.pdf"), source=False,
+        note="`-o f.pdf` (the output is .dot, .svg or .png)",
+    ),
+    Entry(
+        "writing {file} needs Graphviz, but {what is missing}", "graph",
+        "def f(x):\n    return x * x\n", 1, 1,
+        "writing f.svg needs Graphviz, but the Python package `graphviz` is not installed",
+        args=("-o", "f.svg"), source=False,
+        files=(("graphviz/__init__.py", "raise ImportError('no graphviz here')\n"),),
+        note="the `graphviz` package cannot be imported (the example's folder holds a "
+        "`graphviz` package that raises ImportError); tests/test_teaching.py removes `dot` "
+        "from PATH for the other case",
+    ),
     # -- adc train: the data (errors about the data are reported at the data file) -----------
     T(
         "no such data file: {file}", LS, 1, 1, "no such data file: missing.csv",
@@ -1271,7 +1287,8 @@ def test_catalogue_is_consistent() -> None:
         assert site.message in messages, site.message
     for e in CATALOGUE + [site for _, site in TRAIN_SITES]:
         assert re.fullmatch(template_regex(e.message), e.expect), (e.message, e.expect)
-        assert e.command in ("compile", "trace", "run", "check", "train"), e.command
+        commands = ("compile", "trace", "run", "check", "graph", "cost", "train")
+        assert e.command in commands, e.command
         assert not e.reported or e.command == "train", e.message
         assert e.reachable == (not e.reason), e.message
         assert e.reachable == bool(e.example or e.setup != "write"), e.message
