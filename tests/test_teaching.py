@@ -11,6 +11,7 @@ and review the diff. The structural tests below do not read the goldens.
 
 from __future__ import annotations
 
+import hashlib
 import html.parser
 import json
 import math
@@ -812,3 +813,164 @@ def test_explain_in_json_and_latex() -> None:
         r"\multicolumn{3}{l}{\quad\footnotesize $\frac{\partial v_3}{\partial v_0} = \cos "
         r"v_0$ by Type 3 (unary): h'(u) with h = sin, h'(u) = cos(u)} \\"
     ) in tex
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. The README's pictures are what the tools make now
+# ---------------------------------------------------------------------------------------------
+
+
+def _png_source(path: Path) -> str:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.info["Source"]
+
+
+def _figures():
+    sys.path.insert(0, str(SAMPLES / "scripts"))
+    import teaching_figures
+
+    return teaching_figures
+
+
+def test_committed_table_picture_is_the_latex_adc_prints() -> None:
+    tex = (FIGURES / "baydin_table.tex").read_text()
+    assert tex == _latex(SAMPLES / "baydin.py") == _figures().baydin_report().to_latex()
+    assert _png_source(FIGURES / "baydin_table.png") == hashlib.sha256(tex.encode()).hexdigest()
+
+
+def test_committed_graphs_are_what_adc_draws() -> None:
+    graphs = _figures().slide_graphs()
+    assert graphs["slide_graph"] == adc("graph", str(SAMPLES / "slide.py"))
+    assert graphs["slide_graph_values"] == adc(
+        "graph", str(SAMPLES / "slide.py"), "w1=1.5", "w2=0.5", "--partials"
+    )
+    for stem, dot in graphs.items():
+        assert (FIGURES / f"{stem}.dot").read_text() == dot
+
+
+@needs_graphviz
+@pytest.mark.parametrize("stem", ["slide_graph", "slide_graph_values"])
+def test_committed_svgs_are_what_graphviz_draws(stem: str) -> None:
+    """The committed SVG holds the nodes, edges and labels Graphviz draws from the committed
+    DOT (coordinates depend on the fonts installed, so they are not compared)."""
+
+    def content(svg: str) -> list[str]:
+        return re.findall(r"<(?:title|text)\b[^>]*>(.*?)</(?:title|text)>", svg)
+
+    dot = (FIGURES / f"{stem}.dot").read_text()
+    import graphviz
+
+    drawn = graphviz.Source(dot).pipe(format="svg").decode()
+    committed = (FIGURES / f"{stem}.svg").read_text()
+    assert content(committed) == content(drawn)
+    assert "z6 = z5 * z4" in content(committed) and len(content(committed)) > 20
+
+
+def test_committed_cost_plot_is_from_the_counts_adc_makes_now() -> None:
+    """cost.json holds the plotted numbers and cost.png their hash; the counts of the small
+    sizes are recomputed, and the curves have the slopes the seed says."""
+    text = (FIGURES / "cost.json").read_text()
+    assert _png_source(FIGURES / "cost.png") == hashlib.sha256(text.encode()).hexdigest()
+    rows = json.loads(text)["rows"]
+    sizes = [r["T"] for r in rows]
+    assert sizes[0] == 10 and sizes[-1] == 100_000
+    sys.path.insert(0, str(SAMPLES / "scripts"))
+    from cost_plot import measure
+
+    for row in rows:
+        if row["T"] <= 1000:
+            fresh = measure(row["T"], budget=0, timing=False)
+            assert fresh["operations"] == row["operations"], row["T"]
+    ops = {k: [r["operations"][k] for r in rows] for k in ("primal", "gradient", "naive")}
+    assert fitted_slope(sizes, ops["gradient"]) == pytest.approx(1, abs=0.02)
+    assert fitted_slope(sizes, ops["naive"]) == pytest.approx(2, abs=0.05)
+    ratios = [g / p for g, p in zip(ops["gradient"], ops["primal"])]
+    assert max(ratios) <= BAUR_STRASSEN
+    seconds = {k: [r["seconds"][k] for r in rows] for k in ("primal", "gradient", "naive")}
+    assert fitted_slope(sizes, seconds["gradient"]) < 1.3
+    assert fitted_slope(sizes, seconds["naive"]) > 1.7
+
+
+# ---------------------------------------------------------------------------------------------
+# The README shows these outputs as adc prints them
+# ---------------------------------------------------------------------------------------------
+
+
+def _readme_block(lang: str, prefix: str) -> str:
+    found = [
+        b for b in re.findall(rf"```{lang}\n(.*?)```", README, flags=re.S) if b.startswith(prefix)
+    ]
+    assert len(found) == 1, prefix
+    return found[0]
+
+
+def test_readme_explain_block_is_what_adc_prints() -> None:
+    block = _readme_block("text", "Reverse adjoint trace\n  v5bar")
+    out = adc("run", str(SAMPLES / "baydin.py"), "--explain")
+    assert (
+        "Reverse adjoint trace\n" + out.split("Reverse adjoint trace\n")[1].split("\n\n")[0] + "\n"
+        == block
+    )
+
+
+def test_readme_latex_block_is_what_adc_prints() -> None:
+    assert _readme_block("latex", "% f(x1=2, x2=5)") == _latex(SAMPLES / "baydin.py")
+
+
+def test_readme_dot_block_is_what_adc_prints() -> None:
+    assert _readme_block("dot", "// The computation graph of f") == adc(
+        "graph", str(SAMPLES / "slide.py")
+    )
+
+
+def test_readme_cost_block_is_what_adc_prints() -> None:
+    block = _readme_block("text", "f(w1, w2): V = 8 nodes")
+    golden = (GOLDEN / "slide_cost.txt").read_text()
+    counts = golden.split("\n\ntime: not measured")[0]
+    assert block.startswith(counts + "\n\ntime per call at ")
+    assert TIME_BLOCK.fullmatch("time per call" + block.split("\n\ntime per call")[1])
+
+
+def test_readme_shows_the_pictures() -> None:
+    for picture in ["baydin_table.png", "slide_graph.svg", "slide_graph_values.svg", "cost.png"]:
+        assert f"(docs/figures/{picture})" in README, picture
+        assert (FIGURES / picture).exists()
+
+
+def test_readme_notebook_example_runs() -> None:
+    namespace: dict = {}
+    exec(
+        _readme_block("python", "import ad_compiler\n\ncompiled = ad_compiler.compile_file("),
+        namespace,
+    )
+    assert "<table>" in namespace["compiled"].trace_report()._repr_html_()
+
+
+def test_readme_cost_table_and_figures_are_the_plotted_numbers() -> None:
+    sys.path.insert(0, str(SAMPLES / "scripts"))
+    from cost_plot import summary_table
+
+    data = json.loads((FIGURES / "cost.json").read_text())
+    assert summary_table(data) in README
+    rows = data["rows"]
+    sizes = [r["T"] for r in rows]
+
+    def slope(kind: str, key: str) -> str:
+        return f"{fitted_slope(sizes, [r[kind][key] for r in rows]):.2f}"
+
+    assert f"slope {slope('operations', 'primal')} for f and grad_f" in README
+    assert slope("operations", "gradient") == "1.00"
+    assert f"grow with slope {slope('operations', 'naive')}, as T * n" in README
+    times = (slope("seconds", "primal"), slope("seconds", "gradient"), slope("seconds", "naive"))
+    assert "with slopes {} for f, {} for\ngrad_f and {} for the naive".format(*times) in README
+    ratios = [r["seconds"]["gradient"] / r["seconds"]["primal"] for r in rows]
+    assert f"grad_f takes {min(ratios):.1f} to {max(ratios):.1f} times f" in README
+    last = rows[-1]
+    assert (
+        last["operations"]["naive"] == 22_500_450_000 and last["operations"]["gradient"] == 400_000
+    )
+    assert (
+        round(last["seconds"]["naive"] / 60) == 35 and round(last["seconds"]["gradient"], 2) == 0.04
+    )
