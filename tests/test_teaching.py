@@ -974,3 +974,10 @@ def test_readme_cost_table_and_figures_are_the_plotted_numbers() -> None:
     assert (
         round(last["seconds"]["naive"] / 60) == 35 and round(last["seconds"]["gradient"], 2) == 0.04
     )
+
+
+def test_report_methods_take_precedence_over_generated_functions() -> None:
+    """A source function called `cost_report` is reached through `compiled.module`."""
+    compiled = ad_compiler.compile_source("def cost_report(x):\n    return x * x\n")
+    assert compiled.cost_report(timing=False).function == "cost_report"
+    assert compiled.module.cost_report(3.0) == 9.0 and compiled.grad_cost_report(3.0) == (6.0,)
