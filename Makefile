@@ -19,6 +19,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+	$(BIN)/python benchmarks/guard.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import textwrap
 import types
@@ -151,9 +152,11 @@ def compile_source(
     function: str | None = None,
     wrt: Sequence[str] | None = None,
     passes: Sequence[str] | None = None,
+    backend: str = "python",
 ) -> Compiled:
     """Compile source text: every function (or only `function`), gradients w.r.t. `wrt`, with
-    the optimisation passes named in `passes` (default: all of optimize.PASSES)."""
+    the optimisation passes named in `passes` (default: all of optimize.PASSES), as plain
+    Python or (backend 'numba', scalar functions only) compiled by numba."""
 
     def work() -> Compiled:
         mod = parse.read_module(Source(text, filename))
@@ -180,10 +183,31 @@ def compile_source(
                             "parameters: " + ", ".join(trace.params),
                         )
             programs += [optimize.optimize(p, passes) for p in reverse.programs(trace, selected)]
-        source = emit.module_source(programs, Path(filename).name, parse.identifiers(mod))
+        if backend == "numba":
+            _check_numba(mod, traces)
+        source = emit.module_source(programs, Path(filename).name, parse.identifiers(mod), backend)
         return Compiled(filename, traces, programs, source)
 
     return on_deep_stack(work, filename)
+
+
+def _check_numba(mod: parse.Module, traces: dict[str, Trace]) -> None:
+    """The numba backend compiles scalar code: no numpy arrays, and numba installed."""
+    for name, trace in traces.items():
+        if trace.arrays:
+            raise mod.source.error(
+                mod.functions[name],
+                f"the numba backend compiles scalar functions only; `{name}` is array code",
+                "compile array code with the default backend (leave out --backend numba)",
+            )
+    try:
+        importlib.import_module("numba")
+    except ImportError:
+        raise CompileError(
+            "the numba backend needs numba, which is not installed",
+            filename=mod.source.filename,
+            hint="pip install numba (or the project's extra: pip install 'adc[numba]')",
+        ) from None
 
 
 def on_deep_stack(work: Callable[[], T], filename: str) -> T:
@@ -219,9 +243,10 @@ def compile_file(
     function: str | None = None,
     wrt: Sequence[str] | None = None,
     passes: Sequence[str] | None = None,
+    backend: str = "python",
 ) -> Compiled:
     """Compile a source file (see `compile_source`)."""
-    return compile_source(read_source(path), str(path), function, wrt, passes)
+    return compile_source(read_source(path), str(path), function, wrt, passes, backend)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -276,8 +276,18 @@ def _is_helper(node: Expr) -> bool:
     return isinstance(node, Call) and node.lib == "adc"
 
 
-def module_source(programs: Sequence[Program], source_name: str, user_names: Iterable[str]) -> str:
-    """The whole generated module for `programs` (each trace's f, grad_f, value_and_grad_f)."""
+BACKENDS = ("python", "numba")
+
+
+def module_source(
+    programs: Sequence[Program],
+    source_name: str,
+    user_names: Iterable[str],
+    backend: str = "python",
+) -> str:
+    """The whole generated module for `programs` (each trace's f, grad_f, value_and_grad_f);
+    with backend 'numba' every function is compiled by `numba.njit`, cached on disk."""
+    assert backend in BACKENDS, backend
     taken = set(user_names) | {p.name for p in programs}
     uses_numpy = any(
         p.trace.arrays or any(lib_of(s) == "numpy" for s in p.trace.steps) for p in programs
@@ -295,6 +305,12 @@ def module_source(programs: Sequence[Program], source_name: str, user_names: Ite
     ]
     if uses_numpy:
         header.append(f"import numpy as {modules['numpy']}")
+    decorator = ""
+    if backend == "numba":
+        modules["numba"] = _fresh("numba", taken)
+        alias = modules["numba"]
+        header.append("import numba" if alias == "numba" else f"import numba as {alias}")
+        decorator = f"@{alias}.njit(cache=True)\n"
     parts = ["\n".join(header)]
     exprs = [line.expr for p in programs for line in p.body]
     exprs += [r for p in programs for r in p.results()]
@@ -310,5 +326,5 @@ def module_source(programs: Sequence[Program], source_name: str, user_names: Ite
     for group in by_trace.values():
         names = Names(group[0].trace, taken, modules)
         lines = _render_lines(group, names)
-        parts += [function_source(program, names, lines) for program in group]
+        parts += [decorator + function_source(program, names, lines) for program in group]
     return "\n\n\n".join(parts) + "\n"

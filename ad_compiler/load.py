@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import linecache
 import os
+import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
@@ -44,7 +45,12 @@ def load_file(path: Path, name: str | None = None) -> ModuleType:
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[module_name] = module  # findable by name, as numba's on-disk cache needs
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
     return module
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from .errors import CompileError, Source, source_lines
 from .ir import Number, Step, Trace
-from .rules import FOLD, SOURCE_NAMES
+from .rules import SOURCE_NAMES, fold
 
 Monomial = tuple[tuple[int, Number], ...]
 
@@ -872,7 +872,7 @@ class Lowering:
         self, fn: str, lib: str, arg: Form, extra: tuple = (), node: ast.AST | None = None
     ) -> Form:
         if arg.is_const():
-            return Form(self.fold_unary(fn, arg.const, extra, node))
+            return Form(self.fold_unary(fn, arg.const, extra, node, lib))
         scale: Number = 1
         offset: Number = arg.const
         inner = Form(0, arg.terms)
@@ -886,11 +886,13 @@ class Lowering:
         step = self.b.add(fn, (var,), (scale, offset, lib, *extra))
         return Form.atom(step)
 
-    def fold_unary(self, fn: str, value: Number, extra: tuple, node: ast.AST | None) -> Number:
+    def fold_unary(
+        self, fn: str, value: Number, extra: tuple, node: ast.AST | None, lib: str = "math"
+    ) -> Number:
         try:
             if fn == "cpow":
                 return _tame(extra[0] ** value, self.src, node)
-            result = FOLD[fn](value)
+            result = fold(fn, lib, value)
         except (ValueError, OverflowError, ZeroDivisionError) as exc:
             raise self.src.error(
                 node, f"`{fn}` of the constant {value!r} fails: {exc}", "check the domain"

@@ -17,6 +17,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from .ir import (
     ONE,
     BinOp,
@@ -817,6 +819,15 @@ FOLD: dict[str, Callable[[float], float]] = {
 }
 
 
+def fold(fn: str, lib: str, value: Number) -> Number:
+    """fn(value) for a constant, by the library the source calls: numpy's cosh may round
+    differently from math's, and a constant must be the very float the source computes."""
+    if lib != "numpy":
+        return FOLD[fn](value)
+    with np.errstate(all="ignore"):
+        return float(getattr(np, _UNARY[fn].numpy_name)(value))
+
+
 def rule(step: Step) -> Rule:
     """The rule for `step`'s op."""
     return RULES[step.op]
@@ -833,6 +844,7 @@ __all__ = [
     "RULES",
     "SOURCE_NAMES",
     "FOLD",
+    "fold",
     "HELPERS",
     "SHAPE_ARGUMENTS",
     "Rule",

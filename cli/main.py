@@ -76,9 +76,11 @@ def _main_function(text: str, file: str) -> str:
     return on_deep_stack(lambda: _default_function(read_module(Source(text, file))), file)
 
 
-def _compile(file: str, function: str | None, wrt: list[str] | None = None) -> Compiled:
+def _compile(
+    file: str, function: str | None, wrt: list[str] | None = None, backend: str = "python"
+) -> Compiled:
     text = read_source(file)
-    return compile_source(text, file, function, wrt)
+    return compile_source(text, file, function, wrt, backend=backend)
 
 
 def _pick(file: str, function: str | None) -> tuple[Compiled, str]:
@@ -101,11 +103,20 @@ def main() -> None:
 @click.option("-o", "--output", help="Output path; '-' for stdout. Default: <stem>_grad.py.")
 @click.option("--function", "function", help="Compile only this function.")
 @click.option("--wrt", help="Comma-separated parameters to differentiate by, in this order.")
+@click.option(
+    "--backend",
+    type=click.Choice(["python", "numba"]),
+    default="python",
+    show_default=True,
+    help="numba: the same functions compiled by numba.njit, cached on disk (scalar code).",
+)
 @clean_errors
-def compile_cmd(file: str, output: str | None, function: str | None, wrt: str | None) -> None:
+def compile_cmd(
+    file: str, output: str | None, function: str | None, wrt: str | None, backend: str
+) -> None:
     """Write a module with f, grad_f and value_and_grad_f for every function in FILE."""
     names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
-    compiled = _compile(file, function, names)
+    compiled = _compile(file, function, names, backend)
     if output == "-":
         click.echo(compiled.source, nl=False)
         return

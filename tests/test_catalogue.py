@@ -558,6 +558,20 @@ CATALOGUE: list[Entry] = [
         args=("--wrt", "y"),
     ),
     Entry(
+        "the numba backend compiles scalar functions only; `{name}` is array code", "compile",
+        N + "def f(x):\n    return np.sum(x * x)\n", 4, 1,
+        "the numba backend compiles scalar functions only; `f` is array code",
+        args=("--backend", "numba"),
+    ),
+    Entry(
+        "the numba backend needs numba, which is not installed", "compile",
+        "def f(x):\n    return x * x\n", 1, 1,
+        "the numba backend needs numba, which is not installed", args=("--backend", "numba"),
+        source=False, files=(("numba/__init__.py", "raise ImportError('no numba here')\n"),),
+        note="numba cannot be imported (the example's folder holds a `numba` package that "
+        "raises ImportError)",
+    ),
+    Entry(
         "refusing to overwrite the input file {file}", "compile",
         "def f(x):\n    return x * x\n", 1, 1, "refusing to overwrite the input file example.py",
         args=("-o", FILE), source=False, note="the output is the input",

@@ -36,7 +36,10 @@ non-finite or > 1e8 value, and where the point is not a fair test of float arith
   rule computes 1e16 - 1e16): 1e-14 times the sum over paths of |the product of the local
   partials| exceeds half the tolerance, so no float reverse sweep can meet it;
 - the oracle gradient moves by more than 1e-4 (relatively) between the point and a point 1e-9
-  away (kinks of abs, poles).
+  away (kinks of abs, poles);
+- mpmath.diff's gradient disagrees with forward mode at 50 digits (the chain rule on mpmath
+  numbers, `Dual`): the function oscillates on a scale finer than mpmath.diff's step
+  (`1e-120 * sin(2.5 ** 300x)`), so difference quotients cannot see its derivative.
 
 A program is rejected as a whole (`assume`) when none of 20 points is valid, or when adc
 proves at compile time that it always raises or leaves the reals (`1 / (x - x)`,
@@ -756,6 +759,94 @@ class PathBound:
         return PathBound(_MP_FUNCTIONS[fn](u), self._scaled(slope))
 
 
+class Dual(PathBound):
+    """Forward mode at 50 digits: a value and its exact derivative per input (the chain rule,
+    signed). Used only to reject points where mpmath.diff's difference quotients cannot see
+    the derivative: `sin(2.5 ** x) * 1e-127` oscillates with amplitude 1e-127 on a scale of
+    1e-119, far below mpmath.diff's step, so its quotients report a derivative near 0 that the
+    chain rule (and any AD tool) puts at O(1)."""
+
+    __slots__ = ()
+
+    def _scaled(self, factor: Any) -> list[Any]:
+        return [factor * b for b in self.bound]
+
+    def _combine(self, value: Any, mine: Any, other: Any, their: Any) -> PathBound:
+        bound = self._scaled(mine)
+        _, other_bound = self._parts(other)
+        if other_bound is not None:
+            bound = [a + their * b for a, b in zip(bound, other_bound)]
+        return Dual(value, bound)
+
+    @staticmethod
+    def inputs(point: Sequence[float]) -> list[PathBound]:
+        return [Dual(b.value, b.bound) for b in PathBound.inputs(point)]
+
+    def __add__(self, other: Any) -> PathBound:
+        return self._combine(self.value + self._parts(other)[0], 1, other, 1)
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Any) -> PathBound:
+        return self._combine(self.value - self._parts(other)[0], 1, other, -1)
+
+    def __rsub__(self, other: Any) -> PathBound:
+        return Dual(other - self.value, self._scaled(-1))
+
+    def __mul__(self, other: Any) -> PathBound:
+        v, _ = self._parts(other)
+        return self._combine(self.value * v, v, other, self.value)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Any) -> PathBound:
+        v, _ = self._parts(other)
+        return self._combine(self.value / v, 1 / v, other, -self.value / v**2)
+
+    def __rtruediv__(self, other: Any) -> PathBound:
+        return Dual(other / self.value, self._scaled(-other / self.value**2))
+
+    def __pow__(self, k: Any) -> PathBound:
+        return Dual(self.value**k, self._scaled(k * self.value ** (k - 1)))
+
+    def __rpow__(self, base: Any) -> PathBound:
+        value = base**self.value
+        return Dual(value, self._scaled(mpmath.log(base) * value))
+
+    def __neg__(self) -> PathBound:
+        return Dual(-self.value, self._scaled(-1))
+
+    def unary(self, fn: str) -> PathBound:
+        u = self.value
+        slope = {
+            "sin": lambda: mpmath.cos(u),
+            "cos": lambda: -mpmath.sin(u),
+            "tan": lambda: 1 + mpmath.tan(u) ** 2,
+            "exp": lambda: mpmath.exp(u),
+            "log": lambda: 1 / u,
+            "sqrt": lambda: 1 / (2 * mpmath.sqrt(u)),
+            "tanh": lambda: mpmath.sech(u) ** 2,
+            "sinh": lambda: mpmath.cosh(u),
+            "cosh": lambda: mpmath.sinh(u),
+            "asin": lambda: 1 / mpmath.sqrt(1 - u * u),
+            "acos": lambda: -1 / mpmath.sqrt(1 - u * u),
+            "atan": lambda: 1 / (1 + u * u),
+            "abs": lambda: mpmath.sign(u),
+        }[fn]()
+        return Dual(_MP_FUNCTIONS[fn](u), self._scaled(slope))
+
+
+def forward_gradient(traced: Traced, point: Sequence[float]) -> list[Any] | None:
+    """The gradient by forward mode at 50 digits (see Dual), or None where it fails."""
+    traced.rounded = False
+    with mpmath.workdps(MP_DPS):
+        try:
+            out = traced(*Dual.inputs(point))
+        except (ArithmeticError, ValueError, TypeError):
+            return None
+    return out.bound if isinstance(out, PathBound) else [mpmath.mpf(0)] * len(point)
+
+
 def path_bounds(traced: Traced, point: Sequence[float]) -> list[Any] | None:
     """Per input, the sum over paths of |products of local partials| (see PathBound)."""
     traced.rounded = False
@@ -909,6 +1000,10 @@ def reference(
         or not _agree(exact[1], rounded[1], *COND_ROUND_GRAD)
     ):
         stats["point rejected: rounding errors of 1e-14 move value or gradient"] += 1
+        return None
+    forward = forward_gradient(mp, point)
+    if forward is None or not _agree(exact[1], forward, *COND_ROUND_GRAD):
+        stats["point rejected: the function oscillates finer than mpmath.diff's step"] += 1
         return None
     bounds = path_bounds(mp, point)
     if bounds is None or not all(
@@ -1291,6 +1386,12 @@ def test_the_oracle_is_right_by_hand() -> None:
         ("def f(x):\n    return abs((-x) ** 1.5)\n", (0.7,), "complex intermediate"),
         # 1 / (u sqrt(1 - u^2)) - asin(u) / u^2: 1e6 - 1e6
         ("import math\ndef f(x):\n    return math.asin(x) / x\n", (1e-6,), "paths cancel"),
+        # 1e-120 * sin(2.5 ** 300): a derivative of O(1) that mpmath.diff's quotients miss
+        (
+            "import math\ndef f(x):\n    return math.sin(2.5 ** (300 * x)) * 1e-120\n",
+            (1.0,),
+            "oscillates finer",
+        ),
     ],
 )
 def test_ill_conditioned_points_are_rejected(source: str, point: tuple, reason: str) -> None:
@@ -1307,6 +1408,16 @@ def test_path_bounds_add_the_absolute_contributions() -> None:
     # d/dx: cos(x) y and 1/y; d/dy: sin(x), then 1/y and (x - y)/y^2 (two paths to y)
     expected = (abs(math.cos(0.5) * -2.0) + 0.5, math.sin(0.5) + 0.5 + 2.5 / 4)
     assert all(abs(b - e) < 1e-14 for b, e in zip(bounds, expected)), bounds
+
+
+def test_forward_mode_oracle_is_the_chain_rule() -> None:
+    source = "import math\ndef f(x, y):\n    return math.cos(x * y) / (1 + x) - math.acos(y / 3)\n"
+    x, y = 0.7, -1.3
+    dx = -math.sin(x * y) * y / (1 + x) - math.cos(x * y) / (1 + x) ** 2
+    dy = -math.sin(x * y) * x / (1 + x) + 1 / (3 * math.sqrt(1 - (y / 3) ** 2))
+    got = forward_gradient(Traced(source), (x, y))
+    assert got is not None
+    assert [float(g) for g in got] == pytest.approx([dx, dy], rel=1e-14)
 
 
 def test_constants_are_the_sources_floats() -> None:

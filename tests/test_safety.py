@@ -299,6 +299,7 @@ ALLOWED_NODES = (
     ast.USub, ast.UAdd, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult, ast.Call,
     ast.Attribute, ast.Tuple, ast.Compare, ast.Gt, ast.Lt, ast.GtE, ast.LtE, ast.Eq, ast.IfExp,
     ast.Subscript, ast.Slice, ast.keyword,
+    ast.Delete, ast.Del,  # `del z3`: array code dropping intermediates (generated names only)
 )  # fmt: skip
 
 
@@ -410,7 +411,12 @@ def assert_only_whitelisted(generated: str | ast.Module, user_source: str) -> No
             if node is docstring or (docstring is not None and node is docstring.value):
                 continue
             assert kind in allowed_types, f"{kind.__name__} in {d.name}"
-            if kind is ast.arg:
+            if kind is ast.Delete:
+                for target in node.targets:
+                    assert isinstance(target, ast.Name) and GENERATED.match(target.id), (
+                        f"del {ast.unparse(target)}: only generated names are dropped"
+                    )
+            elif kind is ast.arg:
                 assert node.arg in users and not DUNDER.match(node.arg), f"parameter {node.arg}"
             elif kind is ast.Attribute:
                 base = node.value
