@@ -344,6 +344,8 @@ def _module_statement(mod: Module, stmt: ast.stmt) -> None:
             known = SOURCE_NAMES[stmt.module].keys() | (
                 ARRAY_FUNCTIONS if stmt.module == "numpy" else set()
             )
+            if stmt.module == "numpy" and alias.name == "tau":
+                raise src.error(stmt, "numpy has no `tau`", "write `from math import tau`")
             if alias.name not in CONSTANTS and alias.name not in known:
                 raise src.error(
                     stmt,
@@ -404,6 +406,15 @@ def _check_function(src: Source, fdef: ast.FunctionDef) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def _local_names(fdef: ast.FunctionDef) -> set[str]:
+    """The names Python makes local to `fdef`: its parameters and every assignment target."""
+    names = {a.arg for a in fdef.args.args}
+    for stmt in fdef.body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
+        names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
 class Lowering:
     """Lowers statements and expressions of one function body into forms and steps."""
 
@@ -415,11 +426,15 @@ class Lowering:
         self.b = builder
         self.env = env
         self.stack = stack
+        self.function = stack[-1] if stack else ""
+        self.locals: set[str] = set(env)  # Python's locals of the function: params, targets
 
     # -- statements ---------------------------------------------------------------------------
 
     def body(self, fdef: ast.FunctionDef) -> Form:
         """Lower the body of `fdef`; the form it returns."""
+        self.function = fdef.name
+        self.locals = _local_names(fdef)
         stmts = list(fdef.body)
         if stmts and _is_docstring(stmts[0]):
             stmts = stmts[1:]
@@ -556,6 +571,13 @@ class Lowering:
             if settled is not form:
                 self.env[ident] = settled
             return settled
+        if ident in self.locals:
+            raise self.src.error(
+                node,
+                f"`{ident}` is read before it is assigned",
+                f"an assignment anywhere in `{self.function}` makes `{ident}` local to all of "
+                "it (Python raises UnboundLocalError here); rename the local variable",
+            )
         if ident in self.mod.constants:
             return Form(self.mod.constants[ident])
         if ident in self.mod.imported:
@@ -605,8 +627,21 @@ class Lowering:
                 "attribute access is limited to math.<name> and numpy.<name>",
                 "import math or numpy and call its functions",
             )
+        self.not_shadowed(base)
         _check_name(self.src, node, node.attr)
-        return self.mod.modules[base.id], node.attr
+        lib = self.mod.modules[base.id]
+        if lib == "numpy" and node.attr == "tau":
+            raise self.src.error(node, "numpy has no `tau`", "write `2 * np.pi` or `math.tau`")
+        return lib, node.attr
+
+    def not_shadowed(self, base: ast.Name) -> None:
+        """A module name the function also assigns is a local variable there, not the module."""
+        if base.id in self.locals:
+            raise self.src.error(
+                base,
+                f"`{base.id}` is a variable in `{self.function}`, not the module",
+                f"rename the variable `{base.id}`",
+            )
 
     def binary(self, op: str, a: Form, b: Form, node: ast.AST) -> Form:
         self.b.at(node, self.src)
@@ -671,6 +706,12 @@ class Lowering:
 
     def call(self, node: ast.Call) -> Form:
         func = node.func
+        if isinstance(func, ast.Name) and func.id in self.locals:
+            raise self.src.error(
+                func,
+                f"`{func.id}` is a number, not a function",
+                f"write `{func.id} * (...)` to multiply",
+            )
         if isinstance(func, ast.Name) and func.id in self.mod.functions:
             return self.inline(func.id, node)
         array_fn = self.array_function(func)
@@ -702,6 +743,7 @@ class Lowering:
         if isinstance(func, ast.Attribute):
             base = func.value
             if isinstance(base, ast.Name) and base.id in self.mod.modules:
+                self.not_shadowed(base)
                 if self.mod.modules[base.id] == "numpy" and func.attr in ARRAY_FUNCTIONS:
                     return func.attr, None
                 return None

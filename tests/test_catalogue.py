@@ -466,6 +466,20 @@ CATALOGUE: list[Entry] = [
         "unknown function `sin`",
     ),
     Entry(
+        "`{name}` is read before it is assigned", "compile",
+        "K = 2.0\n\n\ndef f(x):\n    K = K + 1\n    return K * x\n", 5, 9,
+        "`K` is read before it is assigned",
+    ),
+    Entry(
+        "`{name}` is a variable in `{function}`, not the module", "compile",
+        M + "def f(x):\n    math = x\n    return math.sin(x)\n", 6, 12,
+        "`math` is a variable in `f`, not the module",
+    ),
+    Entry(
+        "numpy has no `tau`", "compile", N + "def f(x):\n    return np.tau * x\n", 5, 12,
+        "numpy has no `tau`",
+    ),
+    Entry(
         "only named functions can be called", "compile", "def f(x):\n    return x(2)(3)\n",
         2, 12, "only named functions can be called",
     ),
