@@ -39,7 +39,9 @@ non-finite or > 1e8 value, and where the point is not a fair test of float arith
   away (kinks of abs, poles);
 - mpmath.diff's gradient disagrees with forward mode at 50 digits (the chain rule on mpmath
   numbers, `Dual`): the function oscillates on a scale finer than mpmath.diff's step
-  (`1e-120 * sin(2.5 ** 300x)`), so difference quotients cannot see its derivative.
+  (`1e-30 * sin(2 ** 90x)`), so difference quotients cannot see its derivative;
+- sin, cos or tan meets an argument beyond 1e30 (a float there says nothing about the exact
+  value, and mpmath would need millions of digits of pi).
 
 A program is rejected as a whole (`assume`) when none of 20 points is valid, or when adc
 proves at compile time that it always raises or leaves the reals (`1 / (x - x)`,
@@ -60,6 +62,7 @@ import math
 import operator
 import os
 import random
+import sys
 import tempfile
 import traceback
 import types
@@ -582,6 +585,11 @@ def _instrumented(source: str) -> types.CodeType:
     return compile(tree, "<fuzz oracle>", "exec")
 
 
+# Beyond this, a float's sin/cos/tan says nothing about the exact one (its ulp exceeds 2 pi by
+# far), and mpmath would reduce the argument with millions of digits of pi: minutes per call.
+TRIG_LIMIT = mpmath.mpf(10) ** 30
+
+
 class Traced:
     """The source's `f` run by Python with every operation watched; it never uses adc.
 
@@ -601,6 +609,7 @@ class Traced:
         self.count = 0
         self.singular = False
         self.complex = False
+        self.beyond = False  # met sin/cos/tan of an argument beyond TRIG_LIMIT
         shims: dict[str, Any] = {}
         for lib, module in (("math", math), ("numpy", numpy)):
             names: dict[str, Any] = {}
@@ -653,6 +662,9 @@ class Traced:
             if u in singular:
                 self.singular = True
             if self.exact and isinstance(u, (mpmath.mpf, mpmath.mpc)):
+                if fn in ("sin", "cos", "tan") and abs(u) > TRIG_LIMIT:
+                    self.beyond = True
+                    raise ValueError(f"{fn} of an argument beyond 1e30")
                 return self._round(exact(u))
             # A constant: computed as the source computes it (and adc folds it), on floats.
             value = real(u)
@@ -741,6 +753,8 @@ class PathBound:
 
     def unary(self, fn: str) -> PathBound:
         u = self.value
+        if fn in ("sin", "cos", "tan") and abs(u) > TRIG_LIMIT:
+            raise ValueError(f"{fn} of an argument beyond 1e30")
         slope = {
             "sin": lambda: mpmath.cos(u),
             "cos": lambda: mpmath.sin(u),
@@ -762,8 +776,8 @@ class PathBound:
 class Dual(PathBound):
     """Forward mode at 50 digits: a value and its exact derivative per input (the chain rule,
     signed). Used only to reject points where mpmath.diff's difference quotients cannot see
-    the derivative: `sin(2.5 ** x) * 1e-127` oscillates with amplitude 1e-127 on a scale of
-    1e-119, far below mpmath.diff's step, so its quotients report a derivative near 0 that the
+    the derivative: `sin(2 ** 90x) * 1e-30` oscillates with amplitude 1e-30 on a scale of
+    1e-28, far below mpmath.diff's step, so its quotients report a derivative near 0 that the
     chain rule (and any AD tool) puts at O(1)."""
 
     __slots__ = ()
@@ -818,6 +832,8 @@ class Dual(PathBound):
 
     def unary(self, fn: str) -> PathBound:
         u = self.value
+        if fn in ("sin", "cos", "tan") and abs(u) > TRIG_LIMIT:
+            raise ValueError(f"{fn} of an argument beyond 1e30")
         slope = {
             "sin": lambda: mpmath.cos(u),
             "cos": lambda: -mpmath.sin(u),
@@ -983,7 +999,9 @@ def reference(
         return None
     exact = mp_value_and_grad(mp, point)
     if exact is None:
-        if mp.complex:
+        if mp.beyond:
+            stats["point rejected: sin, cos or tan of an argument beyond 1e30"] += 1
+        elif mp.complex:
             stats["point rejected: a complex intermediate"] += 1
         elif mp.singular:
             stats["point rejected: sqrt(0), asin(1), 0 ** 0.5 ... on the way"] += 1
@@ -1386,12 +1404,7 @@ def test_the_oracle_is_right_by_hand() -> None:
         ("def f(x):\n    return abs((-x) ** 1.5)\n", (0.7,), "complex intermediate"),
         # 1 / (u sqrt(1 - u^2)) - asin(u) / u^2: 1e6 - 1e6
         ("import math\ndef f(x):\n    return math.asin(x) / x\n", (1e-6,), "paths cancel"),
-        # 1e-120 * sin(2.5 ** 300): a derivative of O(1) that mpmath.diff's quotients miss
-        (
-            "import math\ndef f(x):\n    return math.sin(2.5 ** (300 * x)) * 1e-120\n",
-            (1.0,),
-            "oscillates finer",
-        ),
+        ("import math\ndef f(x):\n    return math.sin(x * 1e40) * 1e-50\n", (1.0,), "beyond 1e30"),
     ],
 )
 def test_ill_conditioned_points_are_rejected(source: str, point: tuple, reason: str) -> None:
@@ -1408,6 +1421,20 @@ def test_path_bounds_add_the_absolute_contributions() -> None:
     # d/dx: cos(x) y and 1/y; d/dy: sin(x), then 1/y and (x - y)/y^2 (two paths to y)
     expected = (abs(math.cos(0.5) * -2.0) + 0.5, math.sin(0.5) + 0.5 + 2.5 / 4)
     assert all(abs(b - e) < 1e-14 for b, e in zip(bounds, expected)), bounds
+
+
+def test_points_where_the_two_oracles_disagree_are_rejected(monkeypatch) -> None:
+    # mpmath.diff's quotients cannot see an oscillation finer than their step; forward mode
+    # can. Where they disagree, the point is rejected rather than blamed on adc.
+    source = "import math\ndef f(x):\n    return math.sin(x) * x\n"
+    args = (plain_function(source), Traced(source), Traced(source, exact=False), (0.5,))
+    assert reference(*args, Counter()) is not None
+    monkeypatch.setattr(
+        sys.modules[__name__], "forward_gradient", lambda traced, point: [mpmath.mpf(1e-3)]
+    )
+    stats: Counter = Counter()
+    assert reference(*args, stats) is None
+    assert list(stats) == ["point rejected: the function oscillates finer than mpmath.diff's step"]
 
 
 def test_forward_mode_oracle_is_the_chain_rule() -> None:
