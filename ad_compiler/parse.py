@@ -1167,6 +1167,8 @@ def _largest_subset(
         b = affine[cand]
         if n != len(b.args) or n > len(terms) or (n == len(terms) and cand > owner):
             continue
+        if any(a not in terms for a in b.args):  # b was itself rewritten since `index` was made
+            continue
         ratios = {terms[a] / c for a, c in zip(b.args, b.params[1:])}
         if len(ratios) == 1 and next(iter(ratios)) in (1, -1):
             if best is None or len(b.args) > len(best[0].args):

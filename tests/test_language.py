@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import ad_compiler
 from tests.conftest import compile_text, run_adc
 
 POINT = (0.7, 0.4)
@@ -744,3 +745,12 @@ def test_sanity_oracle_detects_wrong_gradient() -> None:
     with pytest.raises(AssertionError):
         check("def f(x, y):\n    return x * y\n", compiled=Wrong())
     assert math.isfinite(fd_grad(lambda x: x * x, (2.0,))[0])
+
+
+def test_subsumption_skips_a_step_rewritten_before_it() -> None:
+    # Found by the long program fuzz: an affine step rewritten by subsumption was then offered
+    # as a candidate by its old terms (KeyError inside adc). It must simply compile.
+    text = (Path(__file__).parent / "data" / "subsume_rewritten_step.txt").read_text()
+    compiled = ad_compiler.compile_source(text, "fuzz.py")
+    assert len(compiled.traces["f"].steps) > 30
+    compile(compiled.source, "fuzz_grad.py", "exec")
