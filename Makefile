@@ -21,9 +21,23 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 	$(BIN)/python benchmarks/guard.py
 
-bench: $(STAMP)
+# The peers of benchmarks/bench_peers.py: the `bench` extra (autograd, JAX, torch) in the venv,
+# Tangent in its own (tools/tangent_env.sh; if it fails, the suite reports Tangent as such).
+BENCH_STAMP := $(VENV)/.installed-bench
+TANGENT_STAMP := $(VENV)/tangent/.installed
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+$(TANGENT_STAMP): tools/tangent_env.sh | $(STAMP)
+	PYTHON=$(PYTHON) TANGENT_VENV=$(VENV)/tangent bash tools/tangent_env.sh \
+		|| echo "Tangent could not be installed; bench_peers.py reports it so"
+
+bench: $(STAMP) $(BENCH_STAMP) $(TANGENT_STAMP)
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_arrays.py
+	$(BIN)/python benchmarks/bench_peers.py --tangent-venv $(VENV)/tangent
 
 fuzz: $(STAMP)
 	$(BIN)/python tools/fuzz_programs.py
