@@ -37,6 +37,7 @@ $(TANGENT_STAMP): tools/tangent_env.sh | $(STAMP)
 bench: $(STAMP) $(BENCH_STAMP) $(TANGENT_STAMP)
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_arrays.py
+	$(BIN)/python benchmarks/bench_numba.py
 	$(BIN)/python benchmarks/bench_peers.py --tangent-venv $(VENV)/tangent
 
 fuzz: $(STAMP)
