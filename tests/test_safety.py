@@ -756,6 +756,9 @@ def _start(src: Path, out: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         env=env,
         cwd=src.parent,
+        # A suite started in the background (`cmd &` without job control) ignores SIGINT, and a
+        # child would inherit that and never see the test's Ctrl-C: give it the default back.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
