@@ -67,22 +67,18 @@ def _value_reads(expr: Expr) -> set[Var | Temp]:
 
 def _with_shapes(expr: Expr, shape_of: Callable[[int], Expr]) -> Expr:
     """expr with each shape-only helper argument `Var(k)` replaced by shape_of(k)."""
-    if isinstance(expr, Call):
-        args = [_with_shapes(a, shape_of) for a in expr.args]
-        k = _shape_argument(expr)
-        if k is not None:
-            like = args[k]
-            if isinstance(like, Var) and not like.bar:
-                args[k] = shape_of(like.id)
-        keywords = tuple((n, _with_shapes(v, shape_of)) for n, v in expr.keywords)
-        return Call(expr.lib, expr.fn, tuple(args), keywords)
-    if isinstance(expr, BinOp):
-        return BinOp(expr.op, _with_shapes(expr.left, shape_of), _with_shapes(expr.right, shape_of))
-    if isinstance(expr, Neg):
-        return Neg(_with_shapes(expr.operand, shape_of))
-    if isinstance(expr, Index):
-        return Index(_with_shapes(expr.value, shape_of), expr.index)
-    return expr
+
+    def swap(node: Expr) -> Expr:
+        k = _shape_argument(node) if isinstance(node, Call) else None
+        if k is None:
+            return node
+        like = node.args[k]
+        if not isinstance(like, Var) or like.bar:
+            return node
+        args = (*node.args[:k], shape_of(like.id), *node.args[k + 1 :])
+        return Call(node.lib, node.fn, args, node.keywords)
+
+    return _map(expr, swap)
 
 
 def shapes_from_values_kept_anyway(program: Program) -> Program:
