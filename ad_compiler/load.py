@@ -6,27 +6,31 @@ import hashlib
 import importlib.util
 import linecache
 import os
+import secrets
 import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file and a rename: never half a file."""
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write `data` (text as UTF-8) to `path` through a temporary file in the same directory
+    and a rename: the path holds the old content or the new, never half a file, and an
+    interrupted write leaves no temporary file behind."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    # The name is fixed before the file exists, so the cleanup below knows it wherever a
+    # KeyboardInterrupt lands (mkstemp could be interrupted after creating its file).
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -31,7 +31,6 @@ import io
 import math
 import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from . import optim
 from .api import compile_source, read_source
 from .errors import CompileError, Source
 from .ir import Trace
+from .load import write_atomic
 from .parse import decode, read_module
 
 __all__ = [
@@ -1229,21 +1229,9 @@ def plot_history(
         fig.savefig(buffer, format="png")
     finally:
         plt.close(fig)
-    tmp = None
-    try:  # mkstemp too: a directory adc cannot write to, or a name too long with the suffix
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getvalue())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; a figure is an ordinary file
-        os.replace(tmp, target)
+    try:
+        write_atomic(target, buffer.getvalue())
     except OSError as exc:
-        try:
-            if tmp is not None:
-                os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise CompileError(
             f"cannot write {target}: {exc.strerror}", filename=str(target), hint="check the path"
         ) from None

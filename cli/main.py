@@ -8,7 +8,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -311,24 +310,12 @@ def graph_cmd(
     else:
         data = graph.to_dot().encode("utf-8")
     try:
-        _write_bytes(out, data)
+        write_atomic(out, data)
     except OSError as exc:
         raise CompileError(
             f"cannot write {output}: {exc.strerror}", filename=file, hint="check the path"
         ) from None
     click.echo(f"wrote {out} ({graph.title()})", err=True)
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` through a temporary file and a rename: never half a picture."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @main.command("cost")

@@ -41,7 +41,11 @@ non-finite or > 1e8 value, and where the point is not a fair test of float arith
   numbers, `Dual`): the function oscillates on a scale finer than mpmath.diff's step
   (`1e-30 * sin(2 ** 90x)`), so difference quotients cannot see its derivative;
 - sin, cos or tan meets an argument beyond 1e30 (a float there says nothing about the exact
-  value, and mpmath would need millions of digits of pi).
+  value, and mpmath would need millions of digits of pi);
+- an int is raised to an int power beyond the float range (`10 ** (7 ** 10 ** 5)`): Python
+  would compute the integer exactly, for hours and gigabytes, before it overflows on meeting a
+  float. Points are first run through the watched source, and Python runs the plain source only
+  where no such power occurs.
 
 A program is rejected as a whole (`assume`) when none of 20 points is valid, or when adc
 proves at compile time that it always raises or leaves the reals (`1 / (x - x)`,
@@ -588,6 +592,8 @@ def _instrumented(source: str) -> types.CodeType:
 # Beyond this, a float's sin/cos/tan says nothing about the exact one (its ulp exceeds 2 pi by
 # far), and mpmath would reduce the argument with millions of digits of pi: minutes per call.
 TRIG_LIMIT = mpmath.mpf(10) ** 30
+# An int ** int whose result needs more bits than this is beyond the float range (2 ** 1024).
+INT_POWER_BITS = 1100
 
 
 class Traced:
@@ -610,6 +616,7 @@ class Traced:
         self.singular = False
         self.complex = False
         self.beyond = False  # met sin/cos/tan of an argument beyond TRIG_LIMIT
+        self.huge = False  # met an int ** int beyond INT_POWER_BITS
         shims: dict[str, Any] = {}
         for lib, module in (("math", math), ("numpy", numpy)):
             names: dict[str, Any] = {}
@@ -673,6 +680,10 @@ class Traced:
         return call
 
     def _operator(self, op: str, a: Any, b: Any) -> Any:
+        if op == "**" and type(a) is int and type(b) is int and abs(a) > 1 and b > 0:
+            if b * math.log2(abs(a)) > INT_POWER_BITS:
+                self.huge = True
+                raise OverflowError(f"{a} ** {b} is beyond the float range")
         if op == "**" and a == 0 and isinstance(b, (int, float, mpmath.mpf)) and 0 != b < 1:
             self.singular = True
         return self._round(_OPERATORS[op](a, b))
@@ -885,6 +896,19 @@ def float_singular(traced: Traced, point: Sequence[float]) -> bool:
     return traced.singular
 
 
+def huge_power(traced: Traced, point: Sequence[float]) -> bool:
+    """Whether the watched source raises an int to an int power beyond the float range at
+    `point` (where the plain source would compute the integer for hours)."""
+    traced.huge = False
+    with _errstate(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            traced(*point)
+        except (ArithmeticError, ValueError, TypeError):
+            pass
+    return traced.huge
+
+
 def _run_module(source: str) -> Callable[..., Any]:
     namespace: dict[str, Any] = {"__name__": "fuzz_source"}
     exec(compile(source, "<fuzz source>", "exec"), namespace)
@@ -990,6 +1014,9 @@ def reference(
     stats: Counter,
 ) -> Reference | None:
     """The oracles at `point`, or None (counted in stats) where the point is not a fair test."""
+    if huge_power(floats, point):
+        stats["point rejected: an int ** int beyond the float range"] += 1
+        return None
     value = plain_value(plain, point)
     if value is None:
         stats["point rejected: the source raises, or its value is complex, inf or > 1e8"] += 1
@@ -1222,6 +1249,8 @@ def check_program(
             raise _fail(f"adc rejected a valid program:\n{exc}", source) from None
         for _ in range(POINT_TRIES):
             point = next_point(n)
+            if huge_power(floats, point):
+                continue
             if plain_value(plain, point) is not None and real_throughout(mp, point):
                 raise _fail(f"adc rejected a program valid here:\n{exc}", source, point) from None
         stats["program rejected: adc proves it raises or leaves the reals"] += 1
@@ -1405,6 +1434,8 @@ def test_the_oracle_is_right_by_hand() -> None:
         # 1 / (u sqrt(1 - u^2)) - asin(u) / u^2: 1e6 - 1e6
         ("import math\ndef f(x):\n    return math.asin(x) / x\n", (1e-6,), "paths cancel"),
         ("import math\ndef f(x):\n    return math.sin(x * 1e40) * 1e-50\n", (1.0,), "beyond 1e30"),
+        # Python would compute 7 ** 100000 (84,510 digits), then 10 ** that: for ever
+        ("def f(x):\n    return x * (10 ** (7 ** (10 ** 5)))\n", (1.0,), "int ** int beyond"),
     ],
 )
 def test_ill_conditioned_points_are_rejected(source: str, point: tuple, reason: str) -> None:
@@ -1412,6 +1443,15 @@ def test_ill_conditioned_points_are_rejected(source: str, point: tuple, reason: 
     plain = plain_function(source)
     assert reference(plain, Traced(source), Traced(source, exact=False), point, stats) is None
     assert [k for k in stats if reason in k], stats
+
+
+def test_a_program_with_a_huge_int_power_is_rejected_without_running_it() -> None:
+    # adc rejects the constant; the check then asks the source whether it raises everywhere,
+    # and the plain source would compute 10 ** (7 ** 100000) exactly, for ever.
+    source = "def f(x):\n    t = 7 ** (10 ** 5)\n    return x * (10 ** t)\n"
+    stats: Counter = Counter()
+    assert check_program(source, lambda n: (1.5,) * n, stats) is None
+    assert stats["program rejected: adc proves it raises or leaves the reals"] == 1, stats
 
 
 def test_path_bounds_add_the_absolute_contributions() -> None:
