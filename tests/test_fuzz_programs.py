@@ -42,10 +42,10 @@ non-finite or > 1e8 value, and where the point is not a fair test of float arith
   (`1e-30 * sin(2 ** 90x)`), so difference quotients cannot see its derivative;
 - sin, cos or tan meets an argument beyond 1e30 (a float there says nothing about the exact
   value, and mpmath would need millions of digits of pi);
-- an int is raised to an int power beyond the float range (`10 ** (7 ** 10 ** 5)`): Python
-  would compute the integer exactly, for hours and gigabytes, before it overflows on meeting a
-  float. Points are first run through the watched source, and Python runs the plain source only
-  where no such power occurs.
+- a power is beyond 2 ** +-1100, far outside the float range (`10 ** (7 ** 10 ** 5)`,
+  `x ** (7 ** 10 ** 5)`): Python would compute an int ** int exactly and mpmath an mpf ** int
+  by repeated squaring, each for hours and gigabytes. Points are first run through the watched
+  source, and Python runs the plain source only where no such power occurs.
 
 A program is rejected as a whole (`assume`) when none of 20 points is valid, or when adc
 proves at compile time that it always raises or leaves the reals (`1 / (x - x)`,
@@ -592,8 +592,18 @@ def _instrumented(source: str) -> types.CodeType:
 # Beyond this, a float's sin/cos/tan says nothing about the exact one (its ulp exceeds 2 pi by
 # far), and mpmath would reduce the argument with millions of digits of pi: minutes per call.
 TRIG_LIMIT = mpmath.mpf(10) ** 30
-# An int ** int whose result needs more bits than this is beyond the float range (2 ** 1024).
-INT_POWER_BITS = 1100
+# A power whose result is beyond 2 ** +-POWER_BITS is beyond the float range (2 ** 1024).
+POWER_BITS = 1100
+
+
+def _beyond_floats(a: Any, b: Any) -> bool:
+    """Whether a ** b is beyond 2 ** +-POWER_BITS: Python computes an int ** int exactly (for
+    hours when it is 10 ** (7 ** 10 ** 5)), and mpmath an mpf ** int by repeated squaring at a
+    precision that grows with the exponent (gigabytes for the same exponent)."""
+    real = (int, float, mpmath.mpf)
+    if not isinstance(a, real) or not isinstance(b, real) or abs(b) <= 1 or a in (0, 1, -1):
+        return False
+    return abs(b) * abs(float(mpmath.log(abs(mpmath.mpf(a)), 2))) > POWER_BITS
 
 
 class Traced:
@@ -616,7 +626,7 @@ class Traced:
         self.singular = False
         self.complex = False
         self.beyond = False  # met sin/cos/tan of an argument beyond TRIG_LIMIT
-        self.huge = False  # met an int ** int beyond INT_POWER_BITS
+        self.huge = False  # met a power beyond 2 ** +-POWER_BITS
         shims: dict[str, Any] = {}
         for lib, module in (("math", math), ("numpy", numpy)):
             names: dict[str, Any] = {}
@@ -680,10 +690,9 @@ class Traced:
         return call
 
     def _operator(self, op: str, a: Any, b: Any) -> Any:
-        if op == "**" and type(a) is int and type(b) is int and abs(a) > 1 and b > 0:
-            if b * math.log2(abs(a)) > INT_POWER_BITS:
-                self.huge = True
-                raise OverflowError(f"{a} ** {b} is beyond the float range")
+        if op == "**" and _beyond_floats(a, b):
+            self.huge = True
+            raise OverflowError("a power beyond 2 ** 1100")
         if op == "**" and a == 0 and isinstance(b, (int, float, mpmath.mpf)) and 0 != b < 1:
             self.singular = True
         return self._round(_OPERATORS[op](a, b))
@@ -897,8 +906,8 @@ def float_singular(traced: Traced, point: Sequence[float]) -> bool:
 
 
 def huge_power(traced: Traced, point: Sequence[float]) -> bool:
-    """Whether the watched source raises an int to an int power beyond the float range at
-    `point` (where the plain source would compute the integer for hours)."""
+    """Whether the watched source meets a power beyond 2 ** +-1100 at `point` (where the plain
+    source could compute an integer for hours)."""
     traced.huge = False
     with _errstate(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -1015,7 +1024,7 @@ def reference(
 ) -> Reference | None:
     """The oracles at `point`, or None (counted in stats) where the point is not a fair test."""
     if huge_power(floats, point):
-        stats["point rejected: an int ** int beyond the float range"] += 1
+        stats["point rejected: a power beyond 2 ** +-1100"] += 1
         return None
     value = plain_value(plain, point)
     if value is None:
@@ -1435,7 +1444,9 @@ def test_the_oracle_is_right_by_hand() -> None:
         ("import math\ndef f(x):\n    return math.asin(x) / x\n", (1e-6,), "paths cancel"),
         ("import math\ndef f(x):\n    return math.sin(x * 1e40) * 1e-50\n", (1.0,), "beyond 1e30"),
         # Python would compute 7 ** 100000 (84,510 digits), then 10 ** that: for ever
-        ("def f(x):\n    return x * (10 ** (7 ** (10 ** 5)))\n", (1.0,), "int ** int beyond"),
+        ("def f(x):\n    return x * (10 ** (7 ** (10 ** 5)))\n", (1.0,), "power beyond"),
+        ("def f(x):\n    return x ** (7 ** (10 ** 5))\n", (1.5,), "power beyond"),
+        ("def f(x):\n    return 2 ** (x * 1e6)\n", (1.5,), "power beyond"),
     ],
 )
 def test_ill_conditioned_points_are_rejected(source: str, point: tuple, reason: str) -> None:
