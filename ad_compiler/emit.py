@@ -48,9 +48,16 @@ def _fresh(base: str, taken: set[str]) -> str:
 class Names:
     """Python names for one trace's variables, adjoints and temporaries."""
 
-    def __init__(self, trace: Trace, taken: Iterable[str], modules: dict[str, str]) -> None:
+    def __init__(
+        self,
+        trace: Trace,
+        taken: Iterable[str],
+        modules: dict[str, str],
+        bare: Iterable[str] = (),
+    ) -> None:
         self.trace = trace
         self.modules = modules
+        self.bare = frozenset(bare)  # math functions imported by name
         self.shadowed = set(taken) | set(trace.params)  # names that hide builtins like abs
         used = set(taken) | set(trace.params) | set(modules.values())
         self.primal: dict[int, str] = {v: p for v, p in zip(trace.inputs, trace.params)}
@@ -146,6 +153,8 @@ def to_ast(expr: Expr, names: Names) -> ast.expr:
                 )
             else:
                 func = ast.Name(expr.fn, ast.Load())
+        elif expr.lib == "math" and expr.fn in names.bare:
+            func = ast.Name(expr.fn, ast.Load())
         else:
             func = ast.Attribute(ast.Name(names.modules[expr.lib], ast.Load()), expr.fn, ast.Load())
         keywords = [ast.keyword(k, to_ast(v, names)) for k, v in expr.keywords]
@@ -250,20 +259,27 @@ def function_source(program: Program, names: Names, lines: dict[int, str]) -> st
 
 def _render_lines(programs: Sequence[Program], names: Names) -> dict[int, str]:
     """Each distinct statement of `programs` rendered once, with its comment, by id."""
-    unique: dict[int, Assign] = {}
+    # Passes rewrite a line the same way in grad_f and value_and_grad_f, into two objects
+    # that are equal: each is rendered once.
+    by_id: dict[int, tuple] = {}
+    unique: dict[tuple, Assign] = {}
     for program in programs:
         for line in program.body:
-            unique.setdefault(id(line), line)
+            if id(line) not in by_id:
+                key = (line.target, line.expr, line.accumulate, line.kind, line.step, line.note,
+                       line.note_vars)  # fmt: skip
+                by_id[id(line)] = key
+                unique.setdefault(key, line)
     codes = _render([_statement(line, names) for line in unique.values()])
     comments: dict[tuple, str] = {}
-    out: dict[int, str] = {}
+    rendered: dict[tuple, str] = {}
     for (key, line), code in zip(unique.items(), codes):
         ckey = (line.kind, line.step, line.note)
         if ckey not in comments:
             comments[ckey] = _comment(line, programs[0].trace, names)
         comment = comments[ckey]
-        out[key] = f"{code:<{_COMMENT_COLUMN - 4}}  # {comment}" if comment else code
-    return out
+        rendered[key] = f"{code:<{_COMMENT_COLUMN - 4}}  # {comment}" if comment else code
+    return {i: rendered[key] for i, key in by_id.items()}
 
 
 def _safe_text(text: str) -> str:
@@ -301,20 +317,26 @@ def module_source(
         "Do not edit: compile the source again. Functions: "
         + ", ".join(p.name for p in programs)
         + '."""',
-        "import math" if modules["math"] == "math" else f"import math as {modules['math']}",
     ]
+    imports: list[str] = []
     if uses_numpy:
-        header.append(f"import numpy as {modules['numpy']}")
+        imports.append(f"import numpy as {modules['numpy']}")
     decorator = ""
     if backend == "numba":
         modules["numba"] = _fresh("numba", taken)
         alias = modules["numba"]
-        header.append("import numba" if alias == "numba" else f"import numba as {alias}")
+        imports.append("import numba" if alias == "numba" else f"import numba as {alias}")
         decorator = f"@{alias}.njit(cache=True)\n"
-    parts = ["\n".join(header)]
-    exprs = [line.expr for p in programs for line in p.body]
-    exprs += [r for p in programs for r in p.results()]
-    helpers = sorted({n.fn for e in exprs for n in walk(e) if _is_helper(n)})
+    exprs = {id(line.expr): line.expr for p in programs for line in p.body}
+    exprs |= {id(r): r for p in programs for r in p.results()}
+    calls = {(n.lib, n.fn) for e in exprs.values() for n in walk(e) if isinstance(n, Call)}
+    helpers = sorted(fn for lib, fn in calls if lib == "adc")
+    # `sin(x)` rather than `math.sin(x)`: one lookup instead of two. Only a parameter or a
+    # generated function could hide such a name.
+    hidden = {q for p in programs for q in p.trace.params} | {p.name for p in programs}
+    hidden |= set(modules.values()) | set(helpers)
+    bare = sorted({fn for lib, fn in calls if lib == "math"} - hidden)
+    parts: list[str] = []
     for name in helpers:
         text = HELPERS[name].strip()
         parts.append(
@@ -324,7 +346,12 @@ def module_source(
     for program in programs:
         by_trace.setdefault(id(program.trace), []).append(program)
     for group in by_trace.values():
-        names = Names(group[0].trace, taken, modules)
+        names = Names(group[0].trace, taken, modules, bare)
         lines = _render_lines(group, names)
         parts += [decorator + function_source(program, names, lines) for program in group]
-    return "\n\n\n".join(parts) + "\n"
+    if bare:
+        imports.insert(0, f"from math import {', '.join(bare)}")
+    math_alias = modules["math"]
+    if any(f"{math_alias}." in part for part in parts):  # math.inf, math.fabs, a hidden name
+        imports.insert(0, "import math" if math_alias == "math" else f"import math as {math_alias}")
+    return "\n\n\n".join(["\n".join(header + imports), *parts]) + "\n"

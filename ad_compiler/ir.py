@@ -193,6 +193,24 @@ def power(a: Expr, p: Number) -> Expr:
     return BinOp("**", a, Const(p))
 
 
+def children(node: Expr) -> tuple[Expr, ...]:
+    """The direct subexpressions of a node, in evaluation order."""
+    kind = type(node)
+    if kind is BinOp:
+        return (node.left, node.right)  # type: ignore[union-attr]
+    if kind is Neg:
+        return (node.operand,)  # type: ignore[union-attr]
+    if kind is Call:
+        if node.keywords:  # type: ignore[union-attr]
+            return (*node.args, *(v for _, v in node.keywords))  # type: ignore[union-attr]
+        return node.args  # type: ignore[union-attr]
+    if kind is Select:
+        return (node.test, node.normal, node.singular)  # type: ignore[union-attr]
+    if kind is Index:
+        return (node.value,)  # type: ignore[union-attr]
+    return ()
+
+
 def walk(expr: Expr) -> list[Expr]:
     """Every node of `expr`, parents before children."""
     out: list[Expr] = []
@@ -200,16 +218,7 @@ def walk(expr: Expr) -> list[Expr]:
     while stack:
         node = stack.pop()
         out.append(node)
-        if isinstance(node, BinOp):
-            stack.extend((node.right, node.left))
-        elif isinstance(node, Neg):
-            stack.append(node.operand)
-        elif isinstance(node, Call):
-            stack.extend(reversed([*node.args, *(v for _, v in node.keywords)]))
-        elif isinstance(node, Select):
-            stack.extend((node.singular, node.normal, node.test))
-        elif isinstance(node, Index):
-            stack.append(node.value)
+        stack.extend(reversed(children(node)))
     return out
 
 
@@ -232,7 +241,16 @@ def without_selects(expr: Expr) -> Expr:
 
 def reads(expr: Expr) -> set[Var | Temp]:
     """The variables, adjoints and temporaries that `expr` reads."""
-    return {n for n in walk(expr) if isinstance(n, (Var, Temp))}
+    out: set[Var | Temp] = set()
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is Var or kind is Temp:
+            out.add(node)  # type: ignore[arg-type]
+        elif kind is not Const:
+            stack.extend(children(node))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,7 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from .ir import Assign, BinOp, Call, Const, Expr, Index, Neg, Program, Step, Temp, Trace, Var, reads
+from .ir import (
+    Assign,
+    BinOp,
+    Call,
+    Const,
+    Expr,
+    Index,
+    Lit,
+    Neg,
+    Program,
+    Select,
+    Step,
+    Temp,
+    Trace,
+    Var,
+    children,
+    reads,
+    walk,
+)
 from .rules import SHAPE_ARGUMENTS, rule
 
 SCALAR = None  # the shape representative of a value that is always a scalar
@@ -151,6 +169,8 @@ def _map(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
         expr = Neg(_map(expr.operand, fn))
     elif isinstance(expr, Index):
         expr = Index(_map(expr.value, fn), expr.index)
+    elif isinstance(expr, Select):
+        expr = Select(_map(expr.test, fn), _map(expr.normal, fn), _map(expr.singular, fn))
     return fn(expr)
 
 
@@ -228,10 +248,257 @@ def fuse_sigmoids(program: Program) -> Program:
     return replace(program, body=body)
 
 
+# ---------------------------------------------------------------------------------------------
+# Scalar clean-up of the reverse sweep: constants, copies, shared subexpressions
+# ---------------------------------------------------------------------------------------------
+
+
+def _substitute(expr: Expr, known: dict[Var | Temp, Expr]) -> Expr:
+    """expr with each name of `known` replaced by its expression."""
+    if not known or not (reads(expr) & known.keys()):
+        return expr
+    return _map(expr, lambda n: known.get(n, n) if isinstance(n, (Var, Temp)) else n)
+
+
+def _is_float(expr: Expr, floats: set[Var]) -> bool:
+    """Whether expr is certainly a float of its own (or a float array, for adjoints): writing
+    it for `1.0 * expr` changes neither its type nor whom it aliases. Adjoints descend from the
+    seed 1.0, math's functions return floats, and `floats` are primal values known to be."""
+    if isinstance(expr, Const):
+        return isinstance(expr.value, float)
+    if isinstance(expr, Var):
+        return expr.bar or expr in floats
+    if isinstance(expr, Temp):
+        return True
+    if isinstance(expr, Call):
+        return expr.lib == "math"
+    if isinstance(expr, Neg):
+        return _is_float(expr.operand, floats)
+    if isinstance(expr, BinOp) and expr.op in _FOLDABLE:
+        return expr.op == "/" or _is_float(expr.left, floats) or _is_float(expr.right, floats)
+    return False
+
+
+_FOLDABLE = {"+": float.__add__, "-": float.__sub__, "*": float.__mul__, "/": float.__truediv__}
+
+
+def _times_one(expr: Expr) -> Expr | None:
+    """e for `1.0 * e` or `e * 1.0`, else None."""
+    if isinstance(expr, BinOp) and expr.op == "*":
+        if isinstance(expr.left, Const) and expr.left.value == 1.0:
+            return expr.right
+        if isinstance(expr.right, Const) and expr.right.value == 1.0:
+            return expr.left
+    return None
+
+
+def _fold_node(node: Expr, floats: set[Var]) -> Expr:
+    """One node with constant operands computed, and `1.0 * e` written `e` where that keeps
+    the type: e is a float, or the product is added to one. The arithmetic is the float
+    arithmetic the code would have done."""
+    if isinstance(node, Neg) and isinstance(node.operand, Const):
+        return Const(-node.operand.value)
+    if not isinstance(node, BinOp) or node.op not in _FOLDABLE:
+        return node
+    left, right = node.left, node.right
+    if isinstance(left, Const) and isinstance(right, Const):
+        a, b = left.value, right.value
+        if isinstance(a, float) or isinstance(b, float):
+            if node.op == "/" and b == 0:
+                return node  # the code raises ZeroDivisionError; so must the folded code
+            return Const(_FOLDABLE[node.op](float(a), float(b)))
+        return node
+    factor = _times_one(node)
+    if factor is not None and _is_float(factor, floats):
+        return factor
+    if node.op in "+-":
+        a, b = _times_one(left), _times_one(right)
+        if a is not None and _is_float(right, floats):
+            return BinOp(node.op, a, right)
+        if b is not None and _is_float(left, floats):
+            return BinOp(node.op, left, b)
+    return node
+
+
+def _float_values(program: Program) -> set[Var]:
+    """The primal values of scalar code that are certainly floats (`math.exp(w)`, `z3 / 2`)."""
+    floats: set[Var] = set()
+    if program.trace.arrays:
+        return floats  # an array is mutable: an adjoint must not become one of them
+    for line in program.body:
+        if line.kind == "primal" and isinstance(line.target, Var):
+            if _is_float(line.expr, floats):
+                floats.add(line.target)
+    return floats
+
+
+def fold_constants(program: Program) -> Program:
+    """Adjoints whose value is a constant (the seed dz_T/dz_T = 1.0 and what it flows into
+    unchanged or scaled) become literals in the lines that read them: `z5bar = z6bar * z4`
+    with z6bar = 1.0 is `z5bar = z4`, and a later `z7bar += e` is `z7bar = 1.0 + e`."""
+    if program.grads is None:
+        return program
+    floats = _float_values(program)
+    returned = _returned(program)
+    known: dict[Var | Temp, Expr] = {}
+    body: list[Assign] = []
+    for line in program.body:
+        expr = line.expr
+        if known and not reads(expr).isdisjoint(known):  # the rules simplified all the rest
+            expr = _map(_substitute(expr, known), lambda n: _fold_node(n, floats))
+        accumulate = line.accumulate
+        if accumulate:
+            start = known.pop(line.target, None)
+            if start is not None:
+                op, expr = ("-", expr.operand) if isinstance(expr, Neg) else ("+", expr)
+                expr = _fold_node(BinOp(op, start, expr), floats)
+                accumulate = False
+            elif _times_one(expr) is not None:
+                expr = _times_one(expr)  # type: ignore[assignment]  # added to an adjoint
+        if line.kind != "primal" and not accumulate and isinstance(expr, Const):
+            known[line.target] = expr
+            if line.target not in returned:  # a gradient keeps its line, to be read
+                continue
+        known.pop(line.target, None)
+        same = expr == line.expr and accumulate == line.accumulate
+        body.append(line if same else replace(line, expr=expr, accumulate=accumulate))
+    return _with_results(program, body, known)
+
+
+def _returned(program: Program) -> set[Var | Temp]:
+    """The names the program returns."""
+    out: set[Var | Temp] = set()
+    for r in program.results():
+        out |= reads(r)
+    return out
+
+
+def _with_results(program: Program, body: list[Assign], known: dict[Var | Temp, Expr]) -> Program:
+    """program with `body`, its results rewritten through `known`."""
+    value = _substitute(program.value, known) if program.value is not None else None
+    grads = tuple(_substitute(g, known) for g in program.grads) if program.grads else None
+    return replace(program, body=body, value=value, grads=grads)
+
+
+def propagate_copies(program: Program) -> Program:
+    """An adjoint line `a = b` that only copies another adjoint (or, in scalar code, a primal
+    value) disappears, and later lines read b, when neither a nor b is assigned again
+    (`z2bar = z5bar` for z5 = z2 + z4)."""
+    if program.grads is None:
+        return program
+    assigned_after: dict[Var | Temp, int] = {}
+    for i, line in enumerate(program.body):
+        assigned_after[line.target] = i  # the last line assigning each name
+    returned = _returned(program)  # a gradient keeps its line, to be read
+    known: dict[Var | Temp, Expr] = {}
+    body: list[Assign] = []
+    for i, line in enumerate(program.body):
+        expr = _substitute(line.expr, known)
+        source = expr
+        if (
+            line.kind != "primal"
+            and line.target not in returned
+            and not line.accumulate
+            and isinstance(source, (Var, Temp))
+            and (isinstance(source, Temp) or source.bar or not program.trace.arrays)
+            and assigned_after[line.target] == i
+            and assigned_after.get(source, -1) < i
+        ):
+            known[line.target] = source
+            continue
+        body.append(line if expr == line.expr else replace(line, expr=expr))
+    return _with_results(program, body, known)
+
+
+_CSE_NOTE = "computed once: read again by the reverse sweep"
+
+
+def _shared_subexpressions(body: list[Assign]) -> set[Expr]:
+    """The computations (calls and arithmetic on primal values, each assigned once) that
+    appear more than once, outside the branches of a Select (a branch not taken must not be
+    evaluated)."""
+    seen: set[Expr] = set()
+    shared: set[Expr] = set()
+
+    def pure(node: Expr) -> bool:
+        """Whether node reads only primal values; registers its computations."""
+        kind = type(node)
+        if kind is Var:
+            return not node.bar  # type: ignore[union-attr]
+        if kind is Const or kind is Lit:
+            return True
+        if kind is Temp or kind is Select:
+            return False
+        if node in seen:
+            shared.add(node)
+            return True  # its own subexpressions were counted with its first copy
+        if all([pure(c) for c in children(node)]) and kind is not Index:
+            seen.add(node)
+            return True
+        return False
+
+    for line in body:
+        pure(line.expr)
+    return shared
+
+
+def eliminate_common_subexpressions(program: Program) -> Program:
+    """A computation on primal values that the gradient would do twice (`6.28 * z1` inside
+    `sin` in the primal and inside `cos` in the adjoint) is done once, into a temporary, just
+    before the first line that needs it. Scalar code only: in array code the rules already
+    reuse primal arrays, and a temporary would keep an array alive."""
+    if program.grads is None or program.trace.arrays:
+        return program
+    shared = _shared_subexpressions(program.body)
+    if not shared:
+        return program
+    next_id = max((n.id for line in program.body for n in [line.target, *walk(line.expr)]
+                   if isinstance(n, Temp)), default=0)  # fmt: skip
+    temps: dict[Expr, Temp] = {}
+    body: list[Assign] = []
+
+    def hoist(expr: Expr, line: Assign) -> Expr:
+        nonlocal next_id
+        if expr in temps:
+            return temps[expr]
+        if isinstance(expr, Select) or not (isinstance(expr, (BinOp, Call, Neg, Index))):
+            return expr
+        inner = _rebuild(expr, lambda e: hoist(e, line))
+        if expr in shared:
+            next_id += 1
+            temps[expr] = Temp(next_id)
+            body.append(Assign(Temp(next_id), inner, line.kind, step=line.step, note=_CSE_NOTE))
+            return temps[expr]
+        return inner
+
+    for line in program.body:
+        expr = hoist(line.expr, line)
+        body.append(line if expr == line.expr else replace(line, expr=expr))
+    return replace(program, body=body)
+
+
+def _rebuild(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
+    """expr with fn applied to each direct child."""
+    if isinstance(expr, Call):
+        args = tuple(fn(a) for a in expr.args)
+        keywords = tuple((n, fn(v)) for n, v in expr.keywords)
+        return Call(expr.lib, expr.fn, args, keywords)
+    if isinstance(expr, BinOp):
+        return BinOp(expr.op, fn(expr.left), fn(expr.right))
+    if isinstance(expr, Neg):
+        return Neg(fn(expr.operand))
+    if isinstance(expr, Index):
+        return Index(fn(expr.value), expr.index)
+    return expr
+
+
 #: The passes, by name, in the order they run.
 PASSES: dict[str, Callable[[Program], Program]] = {
     "sigmoid": fuse_sigmoids,
     "shapes": shapes_from_values_kept_anyway,
+    "fold": fold_constants,
+    "copies": propagate_copies,
+    "cse": eliminate_common_subexpressions,
     "dead-code": eliminate_dead_code,
     "release": release_dead_arrays,
 }

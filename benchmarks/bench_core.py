@@ -14,6 +14,7 @@ import argparse
 import json
 import math
 import platform
+import re
 import statistics
 import sys
 import time
@@ -123,6 +124,76 @@ def compile_rows(sizes: list[int]) -> list[dict[str, Any]]:
     return rows
 
 
+# The scalar clean-up passes, each switched off in turn (optimize.PASSES).
+PASS_VARIANTS = {
+    "all passes": None,
+    "without fold": ["copies", "cse", "dead-code"],
+    "without copies": ["fold", "cse", "dead-code"],
+    "without cse": ["fold", "copies", "dead-code"],
+    "dead-code only": ["dead-code"],
+}
+
+
+MATH_DOT = "all, math.f calls"
+
+
+def with_math_dot(source: str, name: str) -> Callable[..., Any]:
+    """The generated function `name` with every `from math import f` call spelled `math.f`,
+    as adc emitted it before it imported math's functions by name."""
+    header = re.search(r"^from math import (.*)$", source, re.MULTILINE)
+    if header is not None:
+        functions = header.group(1).split(", ")
+        source = source.replace(header.group(0), "import math")
+        source = re.sub(rf"(?<![\w.])({'|'.join(functions)})\(", r"math.\1(", source)
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<math.f>", "exec"), namespace)
+    return namespace[name]
+
+
+def pass_rows(rounds: int = 7) -> list[dict[str, Any]]:
+    """Generated / hand-written gradient of W2 (the slide) and W3 (the 1,000-op chain) with
+    each scalar pass switched off, from interleaved rounds (median of per-round ratios)."""
+    from peers.workloads import CHAIN_ARGS, hand_chain
+
+    chain = chain_of(1_000)
+    cases = [
+        ("W2 slide", (ROOT / "samples/slide.py").read_text(), "f", (1.5, 0.5), hand_slide),
+        ("W3 chain, 1,000 ops", chain, "chain", CHAIN_ARGS, hand_chain(chain)),
+    ]
+    rows = []
+    for label, text, name, args, hand in cases:
+        grads = {}
+        for variant, passes in PASS_VARIANTS.items():
+            c = ad_compiler.compile_source(text, filename="bench.py", passes=passes)
+            grads[variant] = getattr(c, f"grad_{name}")
+            if passes is None:
+                grads[MATH_DOT] = with_math_dot(c.source, f"grad_{name}")
+        want = hand(*args)
+        for fn in grads.values():
+            got = fn(*args)
+            assert all(math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-300) for g, w in zip(got, want))
+        ratios: dict[str, list[float]] = {v: [] for v in grads}
+        for _ in range(rounds):
+            hand_t = per_call(hand, args, repeat=3)
+            for variant, fn in grads.items():
+                ratios[variant].append(per_call(fn, args, repeat=3) / hand_t)
+        rows.append({"workload": label} | {v: statistics.median(r) for v, r in ratios.items()})
+    return rows
+
+
+def pass_markdown(rows: list[dict[str, Any]]) -> str:
+    """The pass table: generated / hand-written gradient per variant."""
+    variants = [*PASS_VARIANTS, MATH_DOT]
+    out = [
+        "| workload | " + " | ".join(variants) + " |",
+        "|---|" + "---|" * len(variants),
+    ]
+    for r in rows:
+        cells = " | ".join(f"{r[v]:.2f}" for v in variants)
+        out.append(f"| {r['workload']} | {cells} |")
+    return "\n".join(out)
+
+
 def markdown(cheap: list[dict[str, Any]], builds: list[dict[str, Any]]) -> str:
     out = [
         f"Machine: {platform.machine()}, {platform.python_implementation()} "
@@ -158,10 +229,14 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
     cheap = cheap_gradient_rows()
+    passes = pass_rows()
     builds = compile_rows(sizes)
     print(markdown(cheap, builds))
+    print("\nGenerated / hand-written gradient with each scalar pass switched off:\n")
+    print(pass_markdown(passes))
     if args.json:
-        args.json.write_text(json.dumps({"cheap": cheap, "builds": builds}, indent=2))
+        figures = {"cheap": cheap, "passes": passes, "builds": builds}
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

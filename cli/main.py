@@ -20,6 +20,7 @@ from ad_compiler.check import compare, random_points
 from ad_compiler.errors import CompileError, Source, source_lines
 from ad_compiler.graph import INSTALL_HINT, PICTURE_FORMATS, GraphvizMissing
 from ad_compiler.load import write_atomic
+from ad_compiler.optimize import PASSES
 from ad_compiler.parse import Module, read_module
 from ad_compiler.report import check_parameters, trace_dict, trace_text
 from ad_compiler.report import point as point_of
@@ -76,10 +77,31 @@ def _main_function(text: str, file: str) -> str:
 
 
 def _compile(
-    file: str, function: str | None, wrt: list[str] | None = None, backend: str = "python"
+    file: str,
+    function: str | None,
+    wrt: list[str] | None = None,
+    backend: str = "python",
+    passes: list[str] | None = None,
 ) -> Compiled:
     text = read_source(file)
-    return compile_source(text, file, function, wrt, backend=backend)
+    return compile_source(text, file, function, wrt, passes=passes, backend=backend)
+
+
+def _passes(spec: str | None, file: str) -> list[str] | None:
+    """The optimisation passes `--passes` names: all (None), none, or a comma-separated list."""
+    if spec is None or spec.strip() == "all":
+        return None
+    if spec.strip() == "none":
+        return []
+    names = [p.strip() for p in spec.split(",") if p.strip()]
+    for name in names:
+        if name not in PASSES:
+            raise CompileError(
+                f"unknown optimisation pass `{name}`",
+                filename=file,
+                hint=f"--passes takes all, none or some of: {', '.join(PASSES)}",
+            )
+    return names
 
 
 def _pick(file: str, function: str | None) -> tuple[Compiled, str]:
@@ -109,13 +131,24 @@ def main() -> None:
     show_default=True,
     help="numba: the same functions compiled by numba.njit, cached on disk (scalar code).",
 )
+@click.option(
+    "--passes",
+    "passes",
+    metavar="all|none|P1,P2",
+    help=f"Optimisation passes to run (default all: {', '.join(PASSES)}).",
+)
 @clean_errors
 def compile_cmd(
-    file: str, output: str | None, function: str | None, wrt: str | None, backend: str
+    file: str,
+    output: str | None,
+    function: str | None,
+    wrt: str | None,
+    backend: str,
+    passes: str | None,
 ) -> None:
     """Write a module with f, grad_f and value_and_grad_f for every function in FILE."""
     names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
-    compiled = _compile(file, function, names, backend)
+    compiled = _compile(file, function, names, backend, _passes(passes, file))
     if output == "-":
         click.echo(compiled.source, nl=False)
         return

@@ -586,6 +586,11 @@ CATALOGUE: list[Entry] = [
         "raises ImportError)",
     ),
     Entry(
+        "unknown optimisation pass `{name}`", "compile", "def f(x):\n    return x * x\n", 1, 1,
+        "unknown optimisation pass `inline`", args=("--passes", "fold,inline"), source=False,
+        note="the argument `--passes fold,inline`",
+    ),
+    Entry(
         "refusing to overwrite the input file {file}", "compile",
         "def f(x):\n    return x * x\n", 1, 1, "refusing to overwrite the input file example.py",
         args=("-o", FILE), source=False, note="the output is the input",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import re
 import textwrap
 import tracemalloc
 
@@ -104,7 +105,7 @@ def test_shape_only_reads_keep_a_value_that_is_needed_anyway() -> None:
     text = "import numpy as np\n\ndef f(x):\n    return np.mean(np.exp(x))\n"
     grad = function_node(compile_text(text).source, "grad_f")
     line = next(n for n in grad.body if "_unmean" in ast.unparse(n))
-    assert "_unmean(z2bar, z1," in ast.unparse(line)
+    assert "_unmean(1.0, z1," in ast.unparse(line)  # the seed z2bar = 1.0, folded
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,3 +279,135 @@ def test_passes_never_change_results(passes: list[str], text: str, wrt: list[str
 def test_unknown_pass_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown passes"):
         compile_text("def f(x):\n    return x * x\n", passes=["fold-everything"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Scalar clean-up: constants, copies, shared subexpressions
+# ---------------------------------------------------------------------------------------------
+
+SLIDE = (SAMPLES / "slide.py").read_text()
+BAYDIN = (SAMPLES / "baydin.py").read_text()
+CHAIN = "".join(
+    f"    a = sin(a) * {0.5 + i / 100} + b * 0.25\n    b = a * b + cos(b) * {0.5 + i / 100}\n"
+    for i in range(6)
+)
+CHAIN = (
+    f"from math import sin, cos\n\ndef f(x, y):\n    a = x\n    b = y\n{CHAIN}    return a + b\n"
+)
+
+
+def test_the_seed_is_folded_into_the_lines_that_read_it() -> None:
+    # z6 = z5 * z4: z5bar = z6bar * z4 with z6bar = 1.0 is z4 itself (a float: z3 = exp(...))
+    off = function_node(compile_text(SLIDE, passes=["dead-code"]).source, "grad_f")
+    on = function_node(compile_text(SLIDE, passes=["fold", "dead-code"]).source, "grad_f")
+    assert "z6bar" in assigned(off) and "z6bar" not in assigned(on)
+    assert "z5bar = z4" in ast.unparse(on) and "z6bar" not in ast.unparse(on)
+    # a constant adjoint accumulated into: z7bar = 1.0 (a copy of the seed), z7bar += z8bar * z6
+    chain = ast.unparse(function_node(compile_text(CHAIN, passes=["fold"]).source, "grad_f"))
+    assert re.search(r"\bz\d+bar = 1\.0 \+ z\d+\n", chain), chain
+
+
+def test_folding_keeps_the_type_of_an_int_argument() -> None:
+    c = compile_text("def f(x, y):\n    return x * y + x\n")
+    grads = c.grad_f(2, 3)
+    assert grads == (4.0, 2.0) and all(type(g) is float for g in grads)
+    assert "ybar = 1.0 * x" in c.source  # x may be an int: the seed makes the product a float
+
+
+def test_array_gradients_never_become_an_argument_or_an_intermediate() -> None:
+    text = "import numpy as np\n\ndef f(x, y):\n    return np.sum(x * y)\n"
+    c = compile_text(text)
+    x, y = np.arange(3.0), np.arange(3.0) + 1
+    gx, gy = c.grad_f(x, y)
+    assert gx is not y and gy is not x
+    np.testing.assert_array_equal(gx, y)
+    np.testing.assert_array_equal(gy, x)
+
+
+def test_copies_disappear_and_the_copied_adjoint_is_read_instead() -> None:
+    # z5 = z2 + z4: z2bar = z5bar; sin's adjoint then reads z5bar (z4 once folded)
+    off = function_node(compile_text(SLIDE, passes=["fold", "dead-code"]).source, "grad_f")
+    on = function_node(compile_text(SLIDE, passes=["fold", "copies", "dead-code"]).source, "grad_f")
+    assert "z2bar" in assigned(off) and "z2bar" not in assigned(on)
+    assert len(assigned(on)) == len(assigned(off)) - 2  # z2bar, and z5bar = z4
+
+
+def _program(text: str, lines: list[tuple]):
+    """A gradient program of `text`'s trace whose body is `lines`: (target, expr[, accumulate])."""
+    from ad_compiler.ir import Assign, Program
+
+    trace = trace_of(text)
+    body = [
+        Assign(t, e, "edge", step=1, accumulate=bool(rest and rest[0])) for t, e, *rest in lines
+    ]
+    return Program("grad_f", trace, body, None, (lines[-1][0],), ("x",))
+
+
+def test_a_copy_is_kept_when_either_name_is_assigned_again() -> None:
+    from ad_compiler.ir import BinOp, Const, Temp, Var
+
+    a, b, x = Temp(1), Temp(2), Var(0)
+    text = "def f(x):\n    return x * x\n"
+    kept = _program(text, [(b, x), (a, b), (b, BinOp("*", b, x)), (a, BinOp("+", a, b))])
+    assert optimize.propagate_copies(kept).body == kept.body
+    gone = _program(text, [(b, BinOp("*", x, x)), (a, b), (Temp(3), BinOp("+", a, Const(1.0)))])
+    body = optimize.propagate_copies(gone).body
+    assert [line.target for line in body] == [b, Temp(3)]
+    assert body[1].expr == BinOp("+", b, Const(1.0))
+
+
+def test_a_shared_computation_is_done_once_in_the_gradient_only() -> None:
+    c = compile_text(SLIDE)
+    grad = ast.unparse(function_node(c.source, "grad_f"))
+    primal = ast.unparse(function_node(c.source, "f"))
+    # sin(2 pi z1) in the primal and cos(2 pi z1) in its adjoint share 2 pi z1
+    assert grad.count("6.283185307179586 * z1") == 1 and "cos(_t1)" in grad
+    assert "_t" not in primal
+    off = ast.unparse(
+        function_node(compile_text(SLIDE, passes=["fold", "copies", "dead-code"]).source, "grad_f")
+    )
+    assert off.count("6.283185307179586 * z1") == 2
+
+
+def test_a_computation_in_a_branch_is_not_hoisted() -> None:
+    from ad_compiler.ir import BinOp, Call, Const, Select, Temp, Var
+
+    x = Var(0)
+    log = Call("math", "log", (x,))
+    guarded = Select(BinOp(">", x, Const(0)), log, Const(0.0))
+    program = _program(
+        "def f(x):\n    return x * x\n", [(Temp(1), guarded), (Temp(2), BinOp("*", Temp(1), log))]
+    )
+    assert optimize.eliminate_common_subexpressions(program).body == program.body
+
+
+SCALAR_SUBSETS = [
+    list(c) for k in range(4) for c in itertools.combinations(["fold", "copies", "cse"], k)
+]
+
+
+@pytest.mark.parametrize("passes", SCALAR_SUBSETS, ids=lambda p: "+".join(p) or "none")
+@pytest.mark.parametrize(
+    "text, args",
+    [(SLIDE, (0.7, 1.3)), (BAYDIN, (2.0, 5.0)), (CHAIN, (0.3, -0.8))],
+    ids=["slide", "baydin", "chain"],
+)
+def test_scalar_passes_change_no_bit(passes: list[str], text: str, args: tuple) -> None:
+    reference = compile_text(text, passes=["dead-code"])
+    compiled = compile_text(text, passes=[*passes, "dead-code"])
+    assert compiled.grad_f(*args) == reference.grad_f(*args)
+    assert compiled.value_and_grad_f(*args) == reference.value_and_grad_f(*args)
+
+
+def test_cli_passes_option_picks_the_passes() -> None:
+    from .conftest import run_adc
+
+    def grad_of(*args: str) -> str:
+        proc = run_adc("compile", str(SAMPLES / "slide.py"), "-o", "-", *args)
+        assert proc.returncode == 0, proc.stderr
+        return ast.unparse(function_node(proc.stdout, "grad_f"))
+
+    plain, folded, default = grad_of("--passes", "none"), grad_of("--passes", "fold"), grad_of()
+    assert "z6bar = 1.0" in plain and "z6 = z5 * z4" in plain  # no dead-code: z6 is kept
+    assert "z6bar" not in folded and "z2bar = z5bar" in folded
+    assert default == grad_of("--passes", "all") and "z2bar" not in default

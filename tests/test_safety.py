@@ -355,6 +355,7 @@ def assert_only_whitelisted(generated: str | ast.Module, user_source: str) -> No
     is_doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
     assert is_doc, f"the module does not open with a docstring: {ast.unparse(first)[:200]!r}"
     aliases: dict[str, str] = {}
+    from_math: set[str] = set()  # `from math import sin, cos`: math's functions by name
     defs: list[ast.FunctionDef] = []
     for stmt in body[1:]:
         if isinstance(stmt, ast.Import):
@@ -363,6 +364,11 @@ def assert_only_whitelisted(generated: str | ast.Module, user_source: str) -> No
                 alias = a.asname or a.name
                 assert MODULE_ALIAS.match(alias), f"module alias {alias}"
                 aliases[alias] = a.name
+        elif isinstance(stmt, ast.ImportFrom):
+            assert stmt.module == "math" and stmt.level == 0, ast.unparse(stmt)
+            for a in stmt.names:
+                assert a.asname is None and a.name in MATH_ATTRIBUTES, ast.unparse(stmt)
+                from_math.add(a.name)
         elif isinstance(stmt, ast.FunctionDef):
             defs.append(stmt)
         else:
@@ -392,12 +398,17 @@ def assert_only_whitelisted(generated: str | ast.Module, user_source: str) -> No
             assert d.name in made, f"function {d.name} is not one of the user's"
             user_defs.append(d)
     allowed_names = {n for n in users if not DUNDER.match(n)} | BUILTIN_CALLS | set(aliases)
+    allowed_names |= from_math
     allowed_names |= set(fixed)
     allowed_types = frozenset(ALLOWED_NODES)
     bulk = (ast.Load, ast.Store, ast.Assign, ast.BinOp, ast.Mult, ast.Add, ast.Sub)
     generated_ok: set[str] = set()
     for d in user_defs:
         docstring = d.body[0] if d.body and isinstance(d.body[0], ast.Expr) else None
+        local = {a.arg for a in d.args.args} | {
+            t.id for st in d.body if isinstance(st, ast.Assign) for t in st.targets
+            if isinstance(t, ast.Name)
+        }  # fmt: skip
         for node in ast.walk(d):  # one pass: a gradient can hold a million nodes
             kind = type(node)
             if kind is ast.Name:
@@ -430,7 +441,10 @@ def assert_only_whitelisted(generated: str | ast.Module, user_source: str) -> No
                 func = node.func
                 for kw in node.keywords:  # numpy reductions: np.sum(x, axis=0, keepdims=True)
                     assert kw.arg in KEYWORDS, ast.unparse(node)
-                if isinstance(func, ast.Name):
+                if isinstance(func, ast.Name) and func.id in from_math:
+                    assert func.id not in local, f"{func.id} is local in {d.name}: not math's"
+                    assert func.id not in names, f"{func.id} is a generated function"
+                elif isinstance(func, ast.Name):
                     assert func.id in BUILTIN_CALLS | set(fixed), f"calls {func.id}"
                     if func.id not in fixed:
                         builtins_called.add(func.id)
@@ -517,6 +531,7 @@ def test_generated_module_holds_only_whitelisted_names(tmp_path: Path, text: str
     assert_only_whitelisted(generated, text)
     tree = ast.parse(generated)
     attributes = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    attributes |= {a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
     if text is RICH:
         # the program really exercises the whitelist: every scalar primitive, both libraries
         assert {"sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "sinh", "cosh"} <= attributes
@@ -550,6 +565,13 @@ def test_whitelist_check_catches_foreign_code() -> None:
             assert_only_whitelisted(base.format(expr=expr), user)
     with pytest.raises(AssertionError):
         assert_only_whitelisted('"""d"""\nimport os\n', user)
+    for line in ["from os import system", "from math import *", "from math import sin as eval"]:
+        with pytest.raises(AssertionError):
+            assert_only_whitelisted(f'"""d"""\n{line}\n', user)
+    imported = '"""d"""\nfrom math import sin\n\n\ndef f({params}):\n    return sin(x)\n'
+    assert_only_whitelisted(imported.format(params="x"), user)
+    with pytest.raises(AssertionError):  # a parameter would hide math's sin
+        assert_only_whitelisted(imported.format(params="x, sin"), "def f(x, sin):\n    return x\n")
     with pytest.raises(AssertionError):
         assert_only_whitelisted('"""d"""\nimport math\nprint(1)\n', user)
     shadow = (
