@@ -19,6 +19,22 @@ Number = int | float
 # ---------------------------------------------------------------------------------------------
 
 
+def _hash_once(cls: type) -> type:
+    """cls with its (dataclass) hash computed once per object: the passes hash the same
+    subtrees again and again, and a tree's hash would otherwise walk the whole tree."""
+    plain = cls.__hash__
+
+    def __hash__(self: Any) -> int:
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = plain(self)
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    cls.__hash__ = __hash__  # type: ignore[assignment]
+    return cls
+
+
 @dataclass(frozen=True)
 class Const:
     """A numeric literal."""
@@ -41,6 +57,7 @@ class Temp:
     id: int
 
 
+@_hash_once
 @dataclass(frozen=True)
 class BinOp:
     """`left op right` for op in + - * / ** @ and the comparisons > < >= <= == !=."""
@@ -50,6 +67,7 @@ class BinOp:
     right: Expr
 
 
+@_hash_once
 @dataclass(frozen=True)
 class Neg:
     """Unary minus."""
@@ -57,6 +75,7 @@ class Neg:
     operand: Expr
 
 
+@_hash_once
 @dataclass(frozen=True)
 class Call:
     """A whitelisted function: lib is 'math', 'numpy', 'builtins' or 'adc' (a helper written
@@ -76,6 +95,7 @@ class Lit:
     value: Any
 
 
+@_hash_once
 @dataclass(frozen=True)
 class Index:
     """`value[index]` with a constant index (canonical form, see `index_value`)."""
@@ -84,6 +104,7 @@ class Index:
     index: Any
 
 
+@_hash_once
 @dataclass(frozen=True)
 class Select:
     """`normal` where `test` is true, else `singular`: IEEE inf where Python floats would raise."""

@@ -413,12 +413,14 @@ def propagate_copies(program: Program) -> Program:
 _CSE_NOTE = "computed once: read again by the reverse sweep"
 
 
-def _shared_subexpressions(body: list[Assign]) -> set[Expr]:
+def _shared_subexpressions(body: list[Assign]) -> tuple[set[Expr], set[int]]:
     """The computations (calls and arithmetic on primal values, each assigned once) that
     appear more than once, outside the branches of a Select (a branch not taken must not be
-    evaluated)."""
-    seen: set[Expr] = set()
+    evaluated), and the lines they appear in."""
+    first: dict[Expr, int] = {}  # each computation seen, and its first line
     shared: set[Expr] = set()
+    lines: set[int] = set()
+    at = [0]  # the line being read
 
     def pure(node: Expr) -> bool:
         """Whether node reads only primal values; registers its computations."""
@@ -429,17 +431,19 @@ def _shared_subexpressions(body: list[Assign]) -> set[Expr]:
             return True
         if kind is Temp or kind is Select:
             return False
-        if node in seen:
+        seen_at = first.get(node)
+        if seen_at is not None:
             shared.add(node)
+            lines.update((seen_at, at[0]))
             return True  # its own subexpressions were counted with its first copy
         if all([pure(c) for c in children(node)]) and kind is not Index:
-            seen.add(node)
+            first[node] = at[0]
             return True
         return False
 
-    for line in body:
+    for at[0], line in enumerate(body):
         pure(line.expr)
-    return shared
+    return shared, lines
 
 
 def eliminate_common_subexpressions(program: Program) -> Program:
@@ -449,7 +453,7 @@ def eliminate_common_subexpressions(program: Program) -> Program:
     reuse primal arrays, and a temporary would keep an array alive."""
     if program.grads is None or program.trace.arrays:
         return program
-    shared = _shared_subexpressions(program.body)
+    shared, lines = _shared_subexpressions(program.body)
     if not shared:
         return program
     next_id = max((n.id for line in program.body for n in [line.target, *walk(line.expr)]
@@ -459,10 +463,11 @@ def eliminate_common_subexpressions(program: Program) -> Program:
 
     def hoist(expr: Expr, line: Assign) -> Expr:
         nonlocal next_id
+        kind = type(expr)
+        if kind is Select or kind not in (BinOp, Call, Neg, Index):
+            return expr
         if expr in temps:
             return temps[expr]
-        if isinstance(expr, Select) or not (isinstance(expr, (BinOp, Call, Neg, Index))):
-            return expr
         inner = _rebuild(expr, lambda e: hoist(e, line))
         if expr in shared:
             next_id += 1
@@ -471,9 +476,9 @@ def eliminate_common_subexpressions(program: Program) -> Program:
             return temps[expr]
         return inner
 
-    for line in program.body:
-        expr = hoist(line.expr, line)
-        body.append(line if expr == line.expr else replace(line, expr=expr))
+    for i, line in enumerate(program.body):
+        expr = hoist(line.expr, line) if i in lines else line.expr
+        body.append(line if expr is line.expr or expr == line.expr else replace(line, expr=expr))
     return replace(program, body=body)
 
 
