@@ -159,19 +159,24 @@ def _order(name: Var | Temp) -> tuple[int, int, int]:
 
 def _map(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
     """expr rebuilt bottom-up with fn applied to every node."""
+    return fn(_rebuild(expr, lambda child: _map(child, fn)))
+
+
+def _rebuild(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
+    """expr with fn applied to each direct child."""
     if isinstance(expr, Call):
-        args = tuple(_map(a, fn) for a in expr.args)
-        keywords = tuple((n, _map(v, fn)) for n, v in expr.keywords)
-        expr = Call(expr.lib, expr.fn, args, keywords)
-    elif isinstance(expr, BinOp):
-        expr = BinOp(expr.op, _map(expr.left, fn), _map(expr.right, fn))
-    elif isinstance(expr, Neg):
-        expr = Neg(_map(expr.operand, fn))
-    elif isinstance(expr, Index):
-        expr = Index(_map(expr.value, fn), expr.index)
-    elif isinstance(expr, Select):
-        expr = Select(_map(expr.test, fn), _map(expr.normal, fn), _map(expr.singular, fn))
-    return fn(expr)
+        args = tuple(fn(a) for a in expr.args)
+        keywords = tuple((n, fn(v)) for n, v in expr.keywords)
+        return Call(expr.lib, expr.fn, args, keywords)
+    if isinstance(expr, BinOp):
+        return BinOp(expr.op, fn(expr.left), fn(expr.right))
+    if isinstance(expr, Neg):
+        return Neg(fn(expr.operand))
+    if isinstance(expr, Index):
+        return Index(fn(expr.value), expr.index)
+    if isinstance(expr, Select):
+        return Select(fn(expr.test), fn(expr.normal), fn(expr.singular))
+    return expr
 
 
 def _sigmoid_chains(trace: Trace) -> list[tuple[int, int, int, int]]:
@@ -355,10 +360,10 @@ def fold_constants(program: Program) -> Program:
                 accumulate = False
             elif _times_one(expr) is not None:
                 expr = _times_one(expr)  # type: ignore[assignment]  # added to an adjoint
-        if line.kind != "primal" and not accumulate and isinstance(expr, Const):
+        constant = line.kind != "primal" and not accumulate and isinstance(expr, Const)
+        if constant and line.target not in returned:  # a gradient keeps its line, to be read
             known[line.target] = expr
-            if line.target not in returned:  # a gradient keeps its line, to be read
-                continue
+            continue
         known.pop(line.target, None)
         same = expr == line.expr and accumulate == line.accumulate
         body.append(line if same else replace(line, expr=expr, accumulate=accumulate))
@@ -480,21 +485,6 @@ def eliminate_common_subexpressions(program: Program) -> Program:
         expr = hoist(line.expr, line) if i in lines else line.expr
         body.append(line if expr is line.expr or expr == line.expr else replace(line, expr=expr))
     return replace(program, body=body)
-
-
-def _rebuild(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
-    """expr with fn applied to each direct child."""
-    if isinstance(expr, Call):
-        args = tuple(fn(a) for a in expr.args)
-        keywords = tuple((n, fn(v)) for n, v in expr.keywords)
-        return Call(expr.lib, expr.fn, args, keywords)
-    if isinstance(expr, BinOp):
-        return BinOp(expr.op, fn(expr.left), fn(expr.right))
-    if isinstance(expr, Neg):
-        return Neg(fn(expr.operand))
-    if isinstance(expr, Index):
-        return Index(fn(expr.value), expr.index)
-    return expr
 
 
 #: The passes, by name, in the order they run.
