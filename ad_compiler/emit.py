@@ -288,10 +288,6 @@ def _safe_text(text: str) -> str:
     return "".join(ch if ch.isalnum() and ch.isascii() or ch in "._- " else "?" for ch in text)
 
 
-def _is_helper(node: Expr) -> bool:
-    return isinstance(node, Call) and node.lib == "adc"
-
-
 BACKENDS = ("python", "numba")
 
 

@@ -348,9 +348,9 @@ def fold_constants(program: Program) -> Program:
     known: dict[Var | Temp, Expr] = {}
     body: list[Assign] = []
     for line in program.body:
-        expr = line.expr
-        if known and not reads(expr).isdisjoint(known):  # the rules simplified all the rest
-            expr = _map(_substitute(expr, known), lambda n: _fold_node(n, floats))
+        expr = _substitute(line.expr, known)
+        if expr is not line.expr:  # the rules simplified all the rest
+            expr = _map(expr, lambda n: _fold_node(n, floats))
         accumulate = line.accumulate
         if accumulate:
             start = known.pop(line.target, None)
