@@ -1,4 +1,4 @@
-"""Programs to Python source: the only user of astor.
+"""Programs to Python source: each line written as text, the `def` and `return` lines by astor.
 
 Every generated name is chosen against the user's identifiers, so nothing the user called a
 variable (`z1`, `xbar`, `math`, `grad_f` ...) can be shadowed. Each adjoint line carries a
@@ -30,7 +30,6 @@ from .ir import (
     Temp,
     Trace,
     Var,
-    walk,
 )
 from .rules import HELPERS, lib_of, rule
 
@@ -57,7 +56,8 @@ class Names:
     ) -> None:
         self.trace = trace
         self.modules = modules
-        self.bare = frozenset(bare)  # math functions imported by name
+        self.bare = frozenset(bare)  # math functions that may be imported by name
+        self.calls: set[tuple[str, str]] = set()  # (library, function) of each call written
         self.shadowed = set(taken) | set(trace.params)  # names that hide builtins like abs
         used = set(taken) | set(trace.params) | set(modules.values())
         self.primal: dict[int, str] = {v: p for v, p in zip(trace.inputs, trace.params)}
@@ -77,112 +77,125 @@ class Names:
         return (self.adjoint if node.bar else self.primal)[node.id]
 
 
-def _number(value: float | int, names: Names | None) -> ast.expr:
+# Python's operator precedence, loosest first, for the text renderer.
+_IFEXP, _COMPARE, _ARITH, _TERM, _FACTOR, _POWER, _ATOM = 1, 6, 10, 11, 12, 13, 15
+_PRECEDENCE = {"+": _ARITH, "-": _ARITH, "*": _TERM, "/": _TERM, "@": _TERM, "**": _POWER}
+_PRECEDENCE |= dict.fromkeys((">", "<", ">=", "<=", "==", "!="), _COMPARE)
+
+
+def _number_text(value: float | int, names: Names | None) -> tuple[str, int]:
     if isinstance(value, float) and not math.isfinite(value):
         assert names is not None
-        attr = "nan" if math.isnan(value) else "inf"
-        node: ast.expr = ast.Attribute(
-            ast.Name(names.modules["math"], ast.Load()), attr, ast.Load()
-        )
-        return ast.UnaryOp(ast.USub(), node) if value < 0 else node
+        text = names.modules["math"] + (".nan" if math.isnan(value) else ".inf")
+        return ("-" + text, _FACTOR) if value < 0 else (text, _ATOM)
     if value < 0 or (value == 0 and math.copysign(1, value) < 0):
-        return ast.UnaryOp(ast.USub(), ast.Constant(-value))
-    return ast.Constant(value)
+        return "-" + repr(-value), _FACTOR
+    return repr(value), _ATOM
 
 
-_AST_OPS = {
-    "+": ast.Add,
-    "-": ast.Sub,
-    "*": ast.Mult,
-    "/": ast.Div,
-    "**": ast.Pow,
-    "@": ast.MatMult,
-}
-_AST_COMPARE = {
-    ">": ast.Gt,
-    "<": ast.Lt,
-    ">=": ast.GtE,
-    "<=": ast.LtE,
-    "==": ast.Eq,
-    "!=": ast.NotEq,
-}
-
-
-def _index_ast(canonical: Any) -> ast.expr:
-    """The AST of a canonical index, as it stands inside brackets."""
+def _index_text(canonical: Any) -> str:
+    """A canonical index as it stands inside brackets."""
     kind = canonical[0]
     if kind == "i":
-        return _number(canonical[1], None)
+        return _number_text(canonical[1], None)[0]
     if kind == "s":
-        parts = [None if v is None else _number(v, None) for v in canonical[1:]]
-        return ast.Slice(*parts)
+        start, stop, step = (
+            "" if v is None else _number_text(v, None)[0] for v in canonical[1:]
+        )
+        return f"{start}:{stop}:{step}" if step else f"{start}:{stop}"
     if kind == "e":
-        return ast.Constant(Ellipsis)
+        return "..."
     if kind == "n":
-        return ast.Constant(None)
-    return ast.Tuple([_index_ast(c) for c in canonical[1]], ast.Load())
+        return "None"
+    parts = [_index_text(c) for c in canonical[1]]
+    if not parts:
+        return "()"
+    return ", ".join(parts) + ("," if len(parts) == 1 else "")
 
 
-def _literal(value: Any, names: Names) -> ast.expr:
+def _literal_text(value: Any, names: Names) -> tuple[str, int]:
     if isinstance(value, tuple) and value and value[0] == "index":
-        np_name = ast.Name(names.modules["numpy"], ast.Load())
-        return ast.Subscript(ast.Attribute(np_name, "s_", ast.Load()), _index_ast(value[1]))
+        return f"{names.modules['numpy']}.s_[{_index_text(value[1])}]", _ATOM
     if isinstance(value, tuple):
-        return ast.Tuple([_literal(v, names) for v in value], ast.Load())
+        parts = [_literal_text(v, names)[0] for v in value]
+        return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")", _ATOM
     if value is None or isinstance(value, bool):
-        return ast.Constant(value)
-    return _number(value, names)
+        return repr(value), _ATOM
+    return _number_text(value, names)
+
+
+def _function_text(expr: Call, names: Names) -> str:
+    names.calls.add((expr.lib, expr.fn))
+    if expr.lib == "adc" or (expr.lib == "math" and expr.fn in names.bare):
+        return expr.fn
+    if expr.lib == "builtins":
+        if expr.fn == "abs" and "abs" in names.shadowed:
+            return names.modules["math"] + ".fabs"
+        return expr.fn
+    return f"{names.modules[expr.lib]}.{expr.fn}"
+
+
+def _text(expr: Expr, names: Names) -> tuple[str, int]:
+    """The Python source of `expr`, with the parentheses astor would write (only those Python
+    needs), and its precedence."""
+    kind = type(expr)
+    if kind is Var or kind is Temp:
+        return names.of(expr), _ATOM  # type: ignore[arg-type]
+    if kind is Const:
+        return _number_text(expr.value, names)  # type: ignore[union-attr]
+    if kind is BinOp:
+        op = expr.op  # type: ignore[union-attr]
+        prec = _PRECEDENCE[op]
+        left, lp = _text(expr.left, names)  # type: ignore[union-attr]
+        right, rp = _text(expr.right, names)  # type: ignore[union-attr]
+        if prec == _POWER:
+            left_paren, right_paren = lp <= _POWER, rp < _FACTOR
+        elif prec == _COMPARE:
+            left_paren, right_paren = lp <= _COMPARE, rp <= _COMPARE
+        else:
+            left_paren, right_paren = lp < prec, rp <= prec
+        if left_paren:
+            left = f"({left})"
+        if right_paren:
+            right = f"({right})"
+        return f"{left} {op} {right}", prec
+    if kind is Neg:
+        text, prec = _text(expr.operand, names)  # type: ignore[union-attr]
+        return (f"-({text})" if prec < _FACTOR else "-" + text), _FACTOR
+    if kind is Call:
+        args = [_text(a, names)[0] for a in expr.args]  # type: ignore[union-attr]
+        args += [f"{k}={_text(v, names)[0]}" for k, v in expr.keywords]  # type: ignore[union-attr]
+        return f"{_function_text(expr, names)}({', '.join(args)})", _ATOM  # type: ignore[arg-type]
+    if kind is Select:
+        normal, test = (_text(e, names) for e in (expr.normal, expr.test))  # type: ignore[union-attr]
+        body, cond = (f"({t})" if p <= _IFEXP else t for t, p in (normal, test))
+        return f"{body} if {cond} else {_text(expr.singular, names)[0]}", _IFEXP  # type: ignore[union-attr]
+    if kind is Lit:
+        return _literal_text(expr.value, names)  # type: ignore[union-attr]
+    assert kind is Index
+    text, prec = _text(expr.value, names)  # type: ignore[union-attr]
+    if prec < _ATOM:
+        text = f"({text})"
+    return f"{text}[{_index_text(expr.index)}]", _ATOM  # type: ignore[union-attr]
+
+
+def _statement_text(line: Assign, names: Names) -> str:
+    """One line of code."""
+    target = names.of(line.target)
+    expr = line.expr
+    if line.accumulate:
+        op = "-" if isinstance(expr, Neg) else "+"
+        expr = BinOp(op, line.target, expr.operand if op == "-" else expr)  # type: ignore[union-attr]
+    text, prec = _text(expr, names)
+    value = line.expr.value if isinstance(line.expr, Lit) else None
+    if isinstance(value, tuple) and value and value[0] != "index":  # astor's `x = 1, 2`
+        text = text[1:-1].rstrip(",") + ("," if len(value) == 1 else "")
+    return f"{target} = {text}"
 
 
 def to_ast(expr: Expr, names: Names) -> ast.expr:
-    """The Python expression for `expr`."""
-    if isinstance(expr, Const):
-        return _number(expr.value, names)
-    if isinstance(expr, (Var, Temp)):
-        return ast.Name(names.of(expr), ast.Load())
-    if isinstance(expr, Neg):
-        return ast.UnaryOp(ast.USub(), to_ast(expr.operand, names))
-    if isinstance(expr, Call):
-        args = [to_ast(a, names) for a in expr.args]
-        if expr.lib == "adc":
-            func: ast.expr = ast.Name(expr.fn, ast.Load())
-        elif expr.lib == "builtins":
-            if expr.fn == "abs" and "abs" in names.shadowed:
-                func = ast.Attribute(
-                    ast.Name(names.modules["math"], ast.Load()), "fabs", ast.Load()
-                )
-            else:
-                func = ast.Name(expr.fn, ast.Load())
-        elif expr.lib == "math" and expr.fn in names.bare:
-            func = ast.Name(expr.fn, ast.Load())
-        else:
-            func = ast.Attribute(ast.Name(names.modules[expr.lib], ast.Load()), expr.fn, ast.Load())
-        keywords = [ast.keyword(k, to_ast(v, names)) for k, v in expr.keywords]
-        return ast.Call(func, args, keywords)
-    if isinstance(expr, Select):
-        return ast.IfExp(
-            to_ast(expr.test, names), to_ast(expr.normal, names), to_ast(expr.singular, names)
-        )
-    if isinstance(expr, Lit):
-        return _literal(expr.value, names)
-    if isinstance(expr, Index):
-        return ast.Subscript(to_ast(expr.value, names), _index_ast(expr.index), ast.Load())
-    assert isinstance(expr, BinOp)
-    left, right = to_ast(expr.left, names), to_ast(expr.right, names)
-    if expr.op in _AST_COMPARE:
-        return ast.Compare(left, [_AST_COMPARE[expr.op]()], [right])
-    return ast.BinOp(left, _AST_OPS[expr.op](), right)
-
-
-def _statement(line: Assign, names: Names) -> ast.stmt:
-    target = ast.Name(names.of(line.target), ast.Store())
-    expr, op = line.expr, ast.Add()
-    if line.accumulate and isinstance(expr, Neg):
-        expr, op = expr.operand, ast.Sub()
-    value = to_ast(expr, names)
-    if line.accumulate:
-        value = ast.BinOp(ast.Name(names.of(line.target), ast.Load()), op, value)
-    return ast.Assign([target], value)
+    """The Python expression for `expr`, as a syntax tree."""
+    return ast.parse(_text(expr, names)[0], mode="eval").body
 
 
 def _render(nodes: Sequence[ast.AST]) -> list[str]:
@@ -195,19 +208,24 @@ def _render(nodes: Sequence[ast.AST]) -> list[str]:
     return lines
 
 
-def _comment(line: Assign, trace: Trace, names: Names) -> str:
-    """The trace step a line comes from, written with the names the code uses."""
+def _comment(line: Assign, trace: Trace, names: Names, fused: bool = False) -> str:
+    """The trace steps a line comes from, written with the names the code uses."""
 
     def name(v: int) -> str:
         return names.primal[v]
 
+    if line.fused:
+        texts = (_comment(part, trace, names, True) for part in line.fused)
+        return "; ".join(dict.fromkeys(text for text in texts if text))
     if line.note:
         return line.note.format(*(name(v) for v in line.note_vars))
     if line.kind == "seed":
         return f"seed: d{name(trace.output)}/d{name(trace.output)} = 1"
-    if line.step is None or line.kind == "primal":
+    if line.step is None:
         return ""
     step = trace.step(line.step)
+    if line.kind == "primal":  # only a fused line shows its primal steps
+        return f"{name(step.index)} = {rule(step).show(step, name)}" if fused else ""
     text = f"{name(step.index)} = {rule(step).show(step, name)}"
     if line.kind == "temp":
         return f"partial product for {text}"
@@ -218,7 +236,8 @@ def _signature(program: Program, names: Names) -> str:
     """The `def` line, on one line however many parameters there are."""
     trace = program.trace
     args = [ast.arg(p) for p in trace.params]
-    defaults = [_number(trace.defaults[p], names) for p in trace.params if p in trace.defaults]
+    defaults = [to_ast(Const(trace.defaults[p]), names) for p in trace.params
+                if p in trace.defaults]  # fmt: skip
     fdef = ast.FunctionDef(
         program.name, ast.arguments([], args, None, [], [], None, defaults), [ast.Pass()], [], None
     )
@@ -258,28 +277,21 @@ def function_source(program: Program, names: Names, lines: dict[int, str]) -> st
 
 
 def _render_lines(programs: Sequence[Program], names: Names) -> dict[int, str]:
-    """Each distinct statement of `programs` rendered once, with its comment, by id."""
-    # Passes rewrite a line the same way in grad_f and value_and_grad_f, into two objects
-    # that are equal: each is rendered once.
-    by_id: dict[int, tuple] = {}
-    unique: dict[tuple, Assign] = {}
+    """Each statement of `programs` rendered, with its comment, by id."""
+    comments: dict[tuple, str] = {}
+    rendered: dict[int, str] = {}
     for program in programs:
         for line in program.body:
-            if id(line) not in by_id:
-                key = (line.target, line.expr, line.accumulate, line.kind, line.step, line.note,
-                       line.note_vars)  # fmt: skip
-                by_id[id(line)] = key
-                unique.setdefault(key, line)
-    codes = _render([_statement(line, names) for line in unique.values()])
-    comments: dict[tuple, str] = {}
-    rendered: dict[tuple, str] = {}
-    for (key, line), code in zip(unique.items(), codes):
-        ckey = (line.kind, line.step, line.note)
-        if ckey not in comments:
-            comments[ckey] = _comment(line, programs[0].trace, names)
-        comment = comments[ckey]
-        rendered[key] = f"{code:<{_COMMENT_COLUMN - 4}}  # {comment}" if comment else code
-    return {i: rendered[key] for i, key in by_id.items()}
+            if id(line) in rendered:
+                continue
+            ckey = (line.kind, line.step, line.note, line.note_vars,
+                    tuple((p.kind, p.step, p.note, p.note_vars) for p in line.fused))  # fmt: skip
+            comment = comments.get(ckey)
+            if comment is None:
+                comment = comments[ckey] = _comment(line, program.trace, names)
+            code = _statement_text(line, names)
+            rendered[id(line)] = f"{code:<{_COMMENT_COLUMN - 4}}  # {comment}" if comment else code
+    return rendered
 
 
 def _safe_text(text: str) -> str:
@@ -289,6 +301,9 @@ def _safe_text(text: str) -> str:
 
 
 BACKENDS = ("python", "numba")
+_MATH_FUNCTIONS = frozenset(
+    name for name in dir(math) if not name.startswith("_") and callable(getattr(math, name))
+)
 
 
 def module_source(
@@ -323,28 +338,28 @@ def module_source(
         alias = modules["numba"]
         imports.append("import numba" if alias == "numba" else f"import numba as {alias}")
         decorator = f"@{alias}.njit(cache=True)\n"
-    exprs = {id(line.expr): line.expr for p in programs for line in p.body}
-    exprs |= {id(r): r for p in programs for r in p.results()}
-    calls = {(n.lib, n.fn) for e in exprs.values() for n in walk(e) if isinstance(n, Call)}
-    helpers = sorted(fn for lib, fn in calls if lib == "adc")
     # `sin(x)` rather than `math.sin(x)`: one lookup instead of two. Only a parameter or a
     # generated function could hide such a name.
     hidden = {q for p in programs for q in p.trace.params} | {p.name for p in programs}
-    hidden |= set(modules.values()) | set(helpers)
-    bare = sorted({fn for lib, fn in calls if lib == "math"} - hidden)
-    parts: list[str] = []
-    for name in helpers:
-        text = HELPERS[name].strip()
-        parts.append(
-            text.replace("np.", modules["numpy"] + ".") if modules["numpy"] != "np" else text
-        )
+    hidden |= set(modules.values()) | set(HELPERS)
+    functions: list[str] = []
+    calls: set[tuple[str, str]] = set()
     by_trace: dict[int, list[Program]] = {}
     for program in programs:
         by_trace.setdefault(id(program.trace), []).append(program)
     for group in by_trace.values():
-        names = Names(group[0].trace, taken, modules, bare)
+        names = Names(group[0].trace, taken, modules, _MATH_FUNCTIONS - hidden)
         lines = _render_lines(group, names)
-        parts += [decorator + function_source(program, names, lines) for program in group]
+        functions += [decorator + function_source(program, names, lines) for program in group]
+        calls |= names.calls
+    bare = sorted({fn for lib, fn in calls if lib == "math"} - hidden)
+    parts: list[str] = []
+    for name in sorted(fn for lib, fn in calls if lib == "adc"):
+        text = HELPERS[name].strip()
+        parts.append(
+            text.replace("np.", modules["numpy"] + ".") if modules["numpy"] != "np" else text
+        )
+    parts += functions
     if bare:
         imports.insert(0, f"from math import {', '.join(bare)}")
     math_alias = modules["math"]

@@ -7,6 +7,7 @@ and its steps are z_1..z_T (v_1..v_T). Names are chosen only when printing or em
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -360,6 +361,7 @@ _PRECEDENCE = {
 }
 
 
+@functools.lru_cache(maxsize=4096, typed=True)
 def show_number(value: Number, digits: int | None = None) -> str:
     """A number as a person writes it: 2, 0.5, 2*pi, pi/2, or rounded to `digits`."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -512,6 +514,8 @@ class Assign:
     # A comment replacing the step's own: a str.format template over the names of `note_vars`.
     note: str = ""
     note_vars: tuple[int, ...] = ()
+    # The lines of the unfused code this one line stands for, when it stands for several.
+    fused: tuple[Assign, ...] = ()
 
 
 @dataclass

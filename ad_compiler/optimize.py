@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
@@ -487,6 +488,183 @@ def eliminate_common_subexpressions(program: Program) -> Program:
     return replace(program, body=body)
 
 
+#: The most lines of unfused code that one fused line may stand for (its comment lists them).
+FUSED_AT_MOST = 6
+
+
+def _writes_between(writes: list[int], start: int, stop: int) -> bool:
+    """Whether a sorted list of line numbers has one strictly between start and stop."""
+    k = bisect.bisect_right(writes, start)
+    return k < len(writes) and writes[k] < stop
+
+
+def _assigned_between(
+    writes: dict[Var | Temp, list[int]], names: Iterable[Var | Temp], start: int, stop: int
+) -> bool:
+    """Whether a line strictly between start and stop assigns one of `names`."""
+    return any(_writes_between(writes.get(n, []), start, stop) for n in names)
+
+
+def _parts(line: Assign) -> tuple[Assign, ...]:
+    """The unfused lines that `line` stands for."""
+    return line.fused or (line,)
+
+
+class _Names:
+    """What one line reads: each name with how often, and those read inside a Select branch."""
+
+    __slots__ = ("count", "in_branches")
+
+    def __init__(self, expr: Expr | None = None) -> None:
+        self.count: dict[Var | Temp, int] = {}
+        self.in_branches: set[Var | Temp] = set()
+        if expr is not None:
+            self._scan(expr, False)
+
+    def _scan(self, node: Expr, branch: bool) -> None:
+        kind = type(node)
+        if kind is Var or kind is Temp:
+            self.count[node] = self.count.get(node, 0) + 1  # type: ignore[index]
+            if branch:
+                self.in_branches.add(node)  # type: ignore[arg-type]
+        elif kind is Select:
+            self._scan(node.test, branch)  # type: ignore[union-attr]
+            self._scan(node.normal, True)  # type: ignore[union-attr]
+            self._scan(node.singular, True)  # type: ignore[union-attr]
+        elif kind is not Const and kind is not Lit:
+            for child in children(node):
+                self._scan(child, branch)
+
+    def __ior__(self, other: _Names) -> _Names:
+        for name, n in other.count.items():
+            self.count[name] = self.count.get(name, 0) + n
+        self.in_branches |= other.in_branches
+        return self
+
+
+def _sum_contributions(
+    body: list[Assign], names: list[_Names]
+) -> tuple[list[Assign], list[_Names]]:
+    """Each adjoint's first line and its accumulations as one sum where the last one was, when
+    nothing reads the adjoint in between and nothing they read is assigned in between."""
+    writes: dict[Var | Temp, list[int]] = {}
+    readers: dict[Var | Temp, list[int]] = {}
+    for i, line in enumerate(body):
+        writes.setdefault(line.target, []).append(i)
+        for name in names[i].count:
+            readers.setdefault(name, []).append(i)
+    gone: set[int] = set()
+    for target, at in writes.items():
+        at = at[:FUSED_AT_MOST]
+        first, last = at[0], at[-1]
+        if (
+            len(at) < 2
+            or body[first].accumulate
+            or body[first].kind == "primal"
+            or not all(body[i].accumulate for i in at[1:])
+            or sum(len(_parts(body[i])) for i in at) > FUSED_AT_MOST
+            or _writes_between(readers.get(target, []), first - 1, last + 1)
+            or any(_assigned_between(writes, names[i].count, i, last) for i in at[:-1])
+        ):
+            continue
+        expr = body[first].expr
+        for i in at[1:]:
+            term = body[i].expr
+            op, term = ("-", term.operand) if isinstance(term, Neg) else ("+", term)
+            expr = BinOp(op, expr, term)
+        parts = tuple(p for i in at for p in _parts(body[i]))
+        body[last] = replace(body[last], expr=expr, accumulate=False, fused=parts)
+        for i in at[:-1]:
+            names[last] |= names[i]
+        gone.update(at[:-1])
+    kept = [i for i in range(len(body)) if i not in gone]
+    return [body[i] for i in kept], [names[i] for i in kept]
+
+
+def _read_once(
+    body: list[Assign], names: list[_Names], returned: set[Var | Temp]
+) -> dict[Var | Temp, int]:
+    """The names assigned by one line and read exactly once, outside any Select branch, by a
+    later line of the same sweep (primal or reverse): name -> the reading line."""
+    count: dict[Var | Temp, int] = {}
+    reader: dict[Var | Temp, int] = {}
+    assigned: dict[Var | Temp, int] = {}
+    for i, line in enumerate(body):
+        assigned[line.target] = assigned.get(line.target, 0) + 1
+        for name, n in names[i].count.items():
+            count[name] = count.get(name, 0) + n
+            reader[name] = i
+    defined = {line.target: i for i, line in enumerate(body)}
+    out: dict[Var | Temp, int] = {}
+    for name, n in count.items():
+        if n != 1 or assigned.get(name) != 1 or name in returned:
+            continue
+        i, u = defined[name], reader[name]
+        if u > i and (body[i].kind == "primal") == (body[u].kind == "primal"):
+            if not body[i].accumulate and name not in names[u].in_branches:
+                out[name] = u
+    return out
+
+
+def _replace(expr: Expr, known: dict[Var | Temp, Expr]) -> Expr:
+    """expr with each name of `known` (each read once) replaced by its expression."""
+    kind = type(expr)
+    if kind is Var or kind is Temp:
+        return known.get(expr, expr)  # type: ignore[arg-type]
+    if kind is Const or kind is Lit:
+        return expr
+    return _rebuild(expr, lambda child: _replace(child, known))
+
+
+def _inline_read_once(
+    body: list[Assign], names: list[_Names], returned: set[Var | Temp]
+) -> list[Assign]:
+    """Each value read by just one later line computed inside that line, when nothing it reads
+    is assigned between the two."""
+    once = _read_once(body, names, returned)
+    writes: dict[Var | Temp, list[int]] = {}
+    for i, line in enumerate(body):
+        writes.setdefault(line.target, []).append(i)
+    pending: dict[Var | Temp, tuple[Assign, set[Var | Temp]]] = {}
+    out: list[Assign] = []
+    for i, line in enumerate(body):
+        read = set(names[i].count)
+        inlined = [n for n in read if n in pending] if pending else []
+        if inlined:
+            size = len(_parts(line))
+            known: dict[Var | Temp, Expr] = {}
+            parts: tuple[Assign, ...] = ()
+            for n in sorted(inlined, key=_order):
+                done, its_reads = pending.pop(n)
+                if size + len(_parts(done)) > FUSED_AT_MOST:
+                    out.append(done)  # on its own line, just before this one
+                    continue
+                size += len(_parts(done))
+                known[n] = done.expr
+                parts += _parts(done)
+                read |= its_reads
+            if known:
+                read -= known.keys()
+                line = replace(line, expr=_replace(line.expr, known), fused=parts + _parts(line))
+        u = once.get(line.target)
+        if u is not None and not _assigned_between(writes, read, i, u):
+            pending[line.target] = (line, read)
+            continue
+        out.append(line)
+    return out
+
+
+def fuse_lines(program: Program) -> Program:
+    """Fewer temporaries in scalar code: an adjoint's contributions are summed in one line (the
+    seed's dz_T/dz_t = sum over z_t's children), and a value read by just one later line of
+    its sweep is computed inside that line. Every operation and its operands stay the same, so
+    the results are the same to the bit; each line's comment names all the steps it does."""
+    if program.grads is None or program.trace.arrays:
+        return program
+    body, names = _sum_contributions(list(program.body), [_Names(x.expr) for x in program.body])
+    return replace(program, body=_inline_read_once(body, names, _returned(program)))
+
+
 #: The passes, by name, in the order they run.
 PASSES: dict[str, Callable[[Program], Program]] = {
     "sigmoid": fuse_sigmoids,
@@ -495,6 +673,7 @@ PASSES: dict[str, Callable[[Program], Program]] = {
     "copies": propagate_copies,
     "cse": eliminate_common_subexpressions,
     "dead-code": eliminate_dead_code,
+    "fuse": fuse_lines,
     "release": release_dead_arrays,
 }
 

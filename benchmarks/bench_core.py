@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import ad_compiler  # noqa: E402
+from ad_compiler.optimize import PASSES  # noqa: E402
 
 
 def per_call(fn: Callable[..., Any], args: tuple, repeat: int = 7) -> float:
@@ -125,11 +126,12 @@ def compile_rows(sizes: list[int]) -> list[dict[str, Any]]:
 
 
 # The scalar clean-up passes, each switched off in turn (optimize.PASSES).
-PASS_VARIANTS = {
+PASS_VARIANTS: dict[str, list[str] | None] = {
     "all passes": None,
-    "without fold": ["copies", "cse", "dead-code"],
-    "without copies": ["fold", "cse", "dead-code"],
-    "without cse": ["fold", "copies", "dead-code"],
+    **{
+        f"without {name}": [p for p in PASSES if p != name]
+        for name in ("fold", "copies", "cse", "fuse")
+    },
     "dead-code only": ["dead-code"],
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import math
 import re
 import textwrap
 import tracemalloc
@@ -11,7 +12,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from ad_compiler import optimize, parse
+from ad_compiler import optimize, parse, reverse
 from ad_compiler.errors import Source
 
 from .conftest import SAMPLES, compile_text
@@ -139,7 +140,8 @@ def test_sigmoid_is_not_fused_when_its_inner_steps_are_read_elsewhere() -> None:
 def test_sigmoid_is_not_fused_in_scalar_code() -> None:
     text = "import math\n\ndef f(x):\n    return 1 / (1 + math.exp(-x))\n"
     grad = function_node(compile_text(text).source, "grad_f")
-    assert {"z1", "z2", "z3"} <= set(assigned(grad))
+    assert {"z1", "z3"} <= set(assigned(grad))  # `fuse` computes z2 = z1 + 1 inside z3's line
+    assert "(1 - z3)" not in ast.unparse(grad)
 
 
 def test_fused_sigmoid_gradient_matches_finite_differences() -> None:
@@ -245,7 +247,11 @@ def test_releasing_halves_the_peak_memory_of_the_mlp_gradient() -> None:
 # Every subset of passes gives the same numbers
 # ---------------------------------------------------------------------------------------------
 
-SUBSETS = [list(c) for k in range(len(ALL) + 1) for c in itertools.combinations(ALL, k)]
+# `fuse` leaves array code as it is (test_fusing_leaves_array_code_alone)
+ARRAY_PASSES = [p for p in ALL if p != "fuse"]
+SUBSETS = [
+    list(c) for k in range(len(ARRAY_PASSES) + 1) for c in itertools.combinations(ARRAY_PASSES, k)
+]
 
 
 @pytest.mark.parametrize("passes", SUBSETS, ids=lambda p: "+".join(p) or "none")
@@ -382,7 +388,7 @@ def test_a_computation_in_a_branch_is_not_hoisted() -> None:
 
 
 SCALAR_SUBSETS = [
-    list(c) for k in range(4) for c in itertools.combinations(["fold", "copies", "cse"], k)
+    list(c) for k in range(5) for c in itertools.combinations(["fold", "copies", "cse", "fuse"], k)
 ]
 
 
@@ -397,6 +403,88 @@ def test_scalar_passes_change_no_bit(passes: list[str], text: str, args: tuple) 
     compiled = compile_text(text, passes=[*passes, "dead-code"])
     assert compiled.grad_f(*args) == reference.grad_f(*args)
     assert compiled.value_and_grad_f(*args) == reference.value_and_grad_f(*args)
+
+
+def sweep_lines(source: str, name: str = "grad_f") -> list[str]:
+    """The reverse sweep's lines of function `name` in a generated module."""
+    text = source[source.index(f"def {name}(") :]
+    text = text[text.index("# reverse sweep") : text.index("    return ")]
+    return [line.strip() for line in text.splitlines()[1:]]
+
+
+def test_contributions_to_an_adjoint_are_summed_in_one_line() -> None:
+    # b feeds sin's partner cos(b), a * b and the next a: three children, one line
+    off = sweep_lines(compile_text(CHAIN, passes=[p for p in ALL if p != "fuse"]).source)
+    on = sweep_lines(compile_text(CHAIN).source)
+    assert len(on) < len(off) / 2
+    # b's adjoint: -(... sin(b)) from cos(b), + a from a * b, + 0.25 * abar from the next a
+    b_sum = re.compile(r"\w+bar = -\(.*\) \+ .+ \+ 0\.25 \* z\d+bar  #")
+    summed = [line for line in on if b_sum.match(line)]
+    assert len(summed) == 6 and all("= cos(" in line.partition("#")[2] for line in summed)
+    trace_steps = {f"{s.index}" for s in trace_of(CHAIN).steps}
+    for line in on:  # each comment is the steps the line does, separated by `; `
+        code, _, comment = line.partition("  # ")
+        for step in comment.split("; "):
+            assert re.fullmatch(r"z(\d+) = .+", step) and step[1:].split(" ")[0] in trace_steps
+
+
+SLOPES = {  # twelve children of x, and the slope of each at x
+    "sin": math.cos,
+    "cos": lambda x: -math.sin(x),
+    "exp": math.exp,
+    "tanh": lambda x: 1 - math.tanh(x) ** 2,
+    "atan": lambda x: 1 / (1 + x * x),
+    "sinh": math.cosh,
+    "cosh": math.sinh,
+    "log": lambda x: 1 / x,
+    "sqrt": lambda x: 0.5 / math.sqrt(x),
+    "asin": lambda x: 1 / math.sqrt(1 - x * x),
+    "acos": lambda x: -1 / math.sqrt(1 - x * x),
+    "log1p": lambda x: 1 / (1 + x),
+}
+
+
+def test_a_fused_line_stands_for_at_most_a_few_steps() -> None:
+    terms = " + ".join(f"{f}(x)" for f in SLOPES)
+    imports = f"from math import {', '.join(SLOPES)}\n\n"
+    c = compile_text(f"{imports}def f(x):\n    return {terms}\n")
+    lines = sweep_lines(c.source)
+    assert all(line.partition("  # ")[2].count("; ") < optimize.FUSED_AT_MOST for line in lines)
+    assert sum(line.startswith("xbar = ") for line in lines) >= len(SLOPES) / optimize.FUSED_AT_MOST
+    exact = sum(slope(0.3) for slope in SLOPES.values())
+    assert math.isclose(c.grad_f(0.3)[0], exact, rel_tol=1e-13)
+
+
+def test_fusing_respects_branches_readers_and_reassignment() -> None:
+    from ad_compiler.ir import BinOp, Call, Const, Select, Temp, Var
+
+    x, a, b, c = Var(0), Temp(1), Temp(2), Temp(3)
+    text = "def f(x):\n    return x * x\n"
+    log = Call("math", "log", (x,))
+    # a is read once, but inside a branch: evaluated only if the branch is taken
+    branch = _program(text, [(a, log), (c, Select(BinOp(">", x, Const(0)), a, Const(0.0)))])
+    assert optimize.fuse_lines(branch).body == branch.body
+    # a is read once, but b, which it reads, is assigned again in between
+    moved = _program(text, [(b, x), (a, BinOp("*", b, x)), (b, log), (c, BinOp("*", a, b))])
+    assert [line.target for line in optimize.fuse_lines(moved).body] == [b, a, b, c]
+    # b's contributions are read (by a) between them: no one sum
+    read = _program(text, [(b, x), (a, BinOp("*", b, x)), (b, log, True), (c, BinOp("*", a, b))])
+    fused = optimize.fuse_lines(read).body
+    assert [line.accumulate for line in fused if line.target == b] == [False, True]
+    # without that reader, b's two lines become one sum; a and b, each read once, are inlined
+    free = _program(text, [(b, x), (a, BinOp("*", x, x)), (b, log, True), (c, BinOp("*", a, b))])
+    (fused,) = optimize.fuse_lines(free).body
+    assert fused.expr == BinOp("*", BinOp("*", x, x), BinOp("+", x, log))
+    assert not fused.accumulate and [part.target for part in fused.fused] == [a, b, b, c]
+
+
+def test_fusing_leaves_array_code_alone() -> None:
+    (program,) = [
+        p
+        for p in reverse.programs(trace_of(LOGISTIC, "loss"), ["w", "b"])
+        if p.name == "grad_loss"
+    ]
+    assert optimize.fuse_lines(program) is program
 
 
 def test_cli_passes_option_picks_the_passes() -> None:
