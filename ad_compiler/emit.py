@@ -185,7 +185,10 @@ def _statement_text(line: Assign, names: Names) -> str:
     expr = line.expr
     if line.accumulate:
         op = "-" if isinstance(expr, Neg) else "+"
-        expr = BinOp(op, line.target, expr.operand if op == "-" else expr)  # type: ignore[union-attr]
+        term = expr.operand if op == "-" else expr  # type: ignore[union-attr]
+        if line.inplace:  # into the adjoint's own array
+            return f"{target} {op}= {_text(term, names)[0]}"
+        expr = BinOp(op, line.target, term)
     text, prec = _text(expr, names)
     value = line.expr.value if isinstance(line.expr, Lit) else None
     if isinstance(value, tuple) and value and value[0] != "index":  # astor's `x = 1, 2`

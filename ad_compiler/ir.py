@@ -502,6 +502,7 @@ class Assign:
 
     kind is 'primal' (computes step `step`), 'seed' (dz_T/dz_T = 1), 'edge' (the contribution
     of edge `arg` of step `step` to its parent's adjoint) or 'temp' (a partial product).
+    An accumulation marked `inplace` adds into target's own array (`target += expr`).
     """
 
     target: Var | Temp
@@ -510,6 +511,7 @@ class Assign:
     step: int | None = None
     arg: int | None = None
     accumulate: bool = False
+    inplace: bool = False
     partial: Expr | None = None
     # A comment replacing the step's own: a str.format template over the names of `note_vars`.
     note: str = ""
@@ -541,7 +543,7 @@ def execute(body: Sequence[Assign], env: dict[Var | Temp, Any]) -> list[Any]:
     values = []
     for a in body:
         value = evaluate(a.expr, env)
-        if a.accumulate:
+        if a.accumulate:  # in place or not, the same value: earlier values stay as they were
             value = env[a.target] + value
         env[a.target] = value
         values.append(value)

@@ -25,7 +25,7 @@ from .ir import (
     reads,
     walk,
 )
-from .rules import SHAPE_ARGUMENTS, rule
+from .rules import SHAPE_ARGUMENTS, SOURCE_NAMES, rule
 
 SCALAR = None  # the shape representative of a value that is always a scalar
 
@@ -665,6 +665,110 @@ def fuse_lines(program: Program) -> Program:
     return replace(program, body=_inline_read_once(body, names, _returned(program)))
 
 
+# ---------------------------------------------------------------------------------------------
+# Arrays: accumulating into an adjoint's own array
+# ---------------------------------------------------------------------------------------------
+
+# Helpers whose result is a new array (or an immutable number), never one they were given.
+_NEW_FROM_HELPERS = {"_unmean", "_unindex", "_zero", "_sigmoid", "_matmul_a", "_matmul_b"}
+# Helpers and numpy functions whose result may be (a view of) their first argument.
+_PASS_THROUGH = {"_unbroadcast", "_unsum"}
+_NUMPY_NEW = {"where", "clip", "sum", "mean", "dot", "matmul", "logaddexp", "maximum", "minimum"}
+_ARITHMETIC = {"+", "-", "*", "/", "**", "@"}
+_UNARY_UFUNCS = set(SOURCE_NAMES["numpy"])  # np.exp, np.log, ...: each a numpy ufunc
+
+
+def _is_new(expr: Expr) -> bool:
+    """Whether expr's value is a new array that nothing else holds, or an immutable number."""
+    if isinstance(expr, Const) or isinstance(expr, Neg):
+        return True
+    if isinstance(expr, BinOp):
+        return expr.op in _ARITHMETIC
+    if isinstance(expr, Call) and expr.lib == "adc":
+        if expr.fn == "_unbroadcast":  # g itself when shapes agree, else a new sum or copy
+            return _is_new(expr.args[0])
+        return expr.fn in _NEW_FROM_HELPERS
+    if isinstance(expr, Call) and expr.lib == "numpy":
+        return expr.fn in _NUMPY_NEW or expr.fn in _UNARY_UFUNCS
+    return False
+
+
+def _held(expr: Expr) -> set[Var | Temp]:
+    """The names whose array expr's value may be, or be a view of."""
+    if _is_new(expr):
+        return set()
+    if isinstance(expr, (Var, Temp)):
+        return {expr}
+    out: set[Var | Temp] = set()
+    for child in children(expr):
+        out |= _held(child)
+    return out
+
+
+def _float64(expr: Expr, strong: set[Var | Temp], wide: set[Var | Temp]) -> tuple[bool, bool]:
+    """(strong, wide) for expr's value: strong when it is certainly a float64 array or numpy
+    float64, wide when it is that or a Python number (never an array of a narrower dtype, so
+    adding anything real into it in place gives the dtype `+` gives)."""
+    if isinstance(expr, Const):
+        return False, True
+    if isinstance(expr, (Var, Temp)):
+        return expr in strong, expr in wide
+    if isinstance(expr, Neg):
+        return _float64(expr.operand, strong, wide)
+    if isinstance(expr, BinOp) and expr.op in _ARITHMETIC:
+        ls, lw = _float64(expr.left, strong, wide)
+        rs, rw = _float64(expr.right, strong, wide)
+        return ls or rs, ls or rs or (lw and rw)
+    if isinstance(expr, Call) and expr.lib == "adc":
+        if expr.fn == "_unindex":
+            return True, True  # zeros of float64 with g written in
+        if expr.fn == "_zero":
+            return False, True
+        first = _float64(expr.args[0], strong, wide)
+        if expr.fn == "_unmean":  # a float64 array, or numpy float64, divided by the count
+            return first[1], first[1]
+        if expr.fn in ("_unbroadcast", "_unsum"):  # or a Python float for a Python number
+            return False, first[1]
+    return False, False
+
+
+def accumulate_in_place(program: Program) -> Program:
+    """In array code, `g = g + e` becomes `g += e` where g holds a new float64 array (or a
+    number) that no other name holds or views: adding into it changes nothing but the memory
+    used. Never into an argument, a view, a value read under another name, or an array whose
+    dtype the sum would widen."""
+    if not program.trace.arrays or program.grads is None:
+        return program
+    held_elsewhere: set[Var | Temp] = set()
+    for line in program.body:
+        if not line.accumulate:
+            held_elsewhere |= _held(line.expr)
+    for r in program.results():
+        if not isinstance(r, (Var, Temp)):
+            held_elsewhere |= _held(r)
+    new: set[Var | Temp] = set()
+    strong: set[Var | Temp] = set()
+    wide: set[Var | Temp] = set()
+    body: list[Assign] = []
+    for line in program.body:
+        t = line.target
+        s, w = _float64(line.expr, strong, wide)
+        if line.accumulate:
+            inplace = t in new and t in wide and t not in held_elsewhere
+            s, w = s or t in strong, s or t in strong or (w and t in wide)
+            is_new = True
+            body.append(replace(line, inplace=True) if inplace else line)
+        else:
+            is_new = _is_new(line.expr)
+            body.append(line)
+        for names, flag in ((new, is_new), (strong, s), (wide, w)):
+            if flag:
+                names.add(t)
+            else:
+                names.discard(t)
+    return replace(program, body=body)
+
+
 #: The passes, by name, in the order they run.
 PASSES: dict[str, Callable[[Program], Program]] = {
     "sigmoid": fuse_sigmoids,
@@ -674,6 +778,7 @@ PASSES: dict[str, Callable[[Program], Program]] = {
     "cse": eliminate_common_subexpressions,
     "dead-code": eliminate_dead_code,
     "fuse": fuse_lines,
+    "inplace": accumulate_in_place,
     "release": release_dead_arrays,
 }
 

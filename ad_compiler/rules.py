@@ -425,9 +425,12 @@ class ConstantPower(Rule):
 HELPERS: dict[str, str] = {
     "_unbroadcast": """
 def _unbroadcast(g, like):
-    \"\"\"Sum g back to the shape of like: the adjoint of numpy broadcasting.\"\"\"
+    \"\"\"Sum g back to the shape of like: the adjoint of numpy broadcasting. The result is g
+    itself or a new array, never a view.\"\"\"
     if isinstance(like, (int, float)):
-        return g if type(g) is float else float(np.sum(g))
+        if type(g) is float:
+            return g
+        return float(g.sum() if isinstance(g, np.ndarray) else np.sum(g))
     shape = np.shape(like)
     if np.shape(g) == shape:
         return g
@@ -436,7 +439,9 @@ def _unbroadcast(g, like):
     if lead:
         g = np.sum(g, axis=tuple(range(lead)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    return np.sum(g, axis=axes, keepdims=True) if axes else g
+    if axes:
+        return np.sum(g, axis=axes, keepdims=True)
+    return g if lead else g.copy()
 """,
     "_unsum": """
 def _unsum(g, like, axis, keepdims):
@@ -449,8 +454,10 @@ def _unsum(g, like, axis, keepdims):
 """,
     "_unmean": """
 def _unmean(g, like, axis, keepdims):
-    \"\"\"The adjoint of np.mean(like, axis).\"\"\"
+    \"\"\"The adjoint of np.mean(like, axis): a new array (or number).\"\"\"
     shape = np.shape(like)
+    if axis is None and not keepdims and shape:
+        return np.full(shape, g / np.size(like))
     axes = range(len(shape)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
     count = 1
     for a in axes:

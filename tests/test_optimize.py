@@ -499,3 +499,144 @@ def test_cli_passes_option_picks_the_passes() -> None:
     assert "z6bar = 1.0" in plain and "z6 = z5 * z4" in plain  # no dead-code: z6 is kept
     assert "z6bar" not in folded and "z2bar = z5bar" in folded
     assert default == grad_of("--passes", "all") and "z2bar" not in default
+
+
+# ---------------------------------------------------------------------------------------------
+# Arrays: accumulating into an adjoint's own array
+# ---------------------------------------------------------------------------------------------
+
+INDEXED = """
+import numpy as np
+
+def f(x, y):
+    return np.mean(x) + np.sum(x * y) + x[0] * x[1] + np.sum(x[1:] * y[:-1])
+"""
+BROADCAST = """
+import numpy as np
+
+def f(A, v, c):
+    B = A * v + c
+    return np.sum(B * B) + np.mean(v * v) + np.sum(A[0] * v)
+"""
+
+
+def indexed_args() -> tuple:
+    rng = np.random.default_rng(3)
+    return rng.normal(size=7), rng.normal(size=7)
+
+
+def broadcast_args() -> tuple:
+    rng = np.random.default_rng(4)
+    return rng.normal(size=(5, 3)), rng.normal(size=3), 0.4
+
+
+def without(name: str) -> list[str]:
+    return [p for p in ALL if p != name]
+
+
+def test_indexed_reads_accumulate_into_the_adjoints_own_array() -> None:
+    on = compile_text(INDEXED)
+    off = compile_text(INDEXED, passes=without("inplace"))
+    grad = ast.unparse(function_node(on.source, "grad_f"))
+    assert "xbar += _unindex(z5bar, x, np.s_[1])" in grad
+    assert "xbar += _unmean(" in grad and "ybar += " in grad
+    assert "+=" not in off.source
+    x, y = indexed_args()
+    # by hand: d/dx = 1/n + y + x1 e0 + x0 e1 + (0, y[:-1]); d/dy = x + (x[1:], 0)
+    want_x = np.full(7, 1 / 7) + y
+    want_x[0] += x[1]
+    want_x[1] += x[0]
+    want_x[1:] += y[:-1]
+    want_y = x.copy()
+    want_y[:-1] += x[1:]
+    gx, gy = on.grad_f(x, y)
+    np.testing.assert_allclose(gx, want_x, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(gy, want_y, rtol=1e-14, atol=1e-15)
+
+
+def _accumulating(first: object, *between: tuple):
+    """grad_f of an array trace: t1 = first, then `between` lines, then t1 += x; returns t1."""
+    from ad_compiler.ir import Temp, Var
+
+    text = "import numpy as np\n\ndef f(x):\n    return np.sum(x * x)\n"
+    return _program(text, [(Temp(1), first), *between, (Temp(1), Var(0), True)])
+
+
+def test_accumulation_is_in_place_only_into_a_new_float64_array_nothing_else_holds() -> None:
+    from ad_compiler.ir import BinOp, Call, Const, Index, Lit, Temp, Var
+
+    x = Var(0)
+    mean = Call("adc", "_unmean", (Const(1.0), x, Lit(None), Lit(False)))
+    assert optimize.accumulate_in_place(_accumulating(mean)).body[-1].inplace
+    # a copy of the array under another name, or a view of it
+    for held in (Temp(1), Index(Temp(1), ("s", 1, None, None))):
+        program = _accumulating(mean, (Temp(2), held))
+        assert not optimize.accumulate_in_place(program).body[-1].inplace
+    # the argument itself; a view of it; a new array of the argument's (unknown) dtype
+    for first in (x, Call("numpy", "transpose", (x,)), BinOp("*", x, x)):
+        assert not optimize.accumulate_in_place(_accumulating(first)).body[-1].inplace
+    # a new array of the argument's dtype, times a float64 one: float64
+    assert optimize.accumulate_in_place(_accumulating(BinOp("*", x, mean))).body[-1].inplace
+
+
+def test_in_place_accumulation_is_rendered_as_augmented_assignment_with_its_comment() -> None:
+    source = compile_text(INDEXED).source
+    lines = [line.strip() for line in source.splitlines() if "+=" in line]
+    assert lines and all(re.fullmatch(r"\w+ \+= .+# z\d+ = .+", line) for line in lines)
+
+
+def test_scalar_code_never_accumulates_in_place() -> None:
+    assert "+=" not in compile_text(CHAIN).source
+
+
+ARRAY_PROGRAMS = [
+    (LOGISTIC, "loss", ["w", "b"], logistic_args()),
+    (LOGISTIC, "loss", ["w"], logistic_args()),
+    (MLP, "loss", ["theta1", "theta2", "theta3"], mlp_args()),
+    (MLP, "loss", ["theta2"], mlp_args()),
+    (INDEXED, "f", ["x", "y"], indexed_args()),
+    (INDEXED, "f", ["y"], indexed_args()),
+    (BROADCAST, "f", ["A", "v", "c"], broadcast_args()),
+    (BROADCAST, "f", ["v"], broadcast_args()),
+]
+
+
+@pytest.mark.parametrize("text, name, wrt, args", ARRAY_PROGRAMS)
+def test_in_place_accumulation_changes_no_bit(text: str, name: str, wrt, args) -> None:
+    on = compile_text(text, function=name, wrt=wrt)
+    off = compile_text(text, function=name, wrt=wrt, passes=without("inplace"))
+    for fname in (f"grad_{name}", f"value_and_grad_{name}"):
+        got, want = getattr(on, fname)(*args), getattr(off, fname)(*args)
+        if fname.startswith("value"):
+            assert got[0] == want[0]
+            got, want = got[1], want[1]
+        for g, w in zip(got, want):
+            assert np.array_equal(g, w) and np.shape(g) == np.shape(w)
+            assert np.asarray(g).dtype == np.asarray(w).dtype
+
+
+@pytest.mark.parametrize("text, name, wrt, args", ARRAY_PROGRAMS)
+def test_a_gradient_call_modifies_no_argument_and_returns_arrays_of_its_own(
+    text: str, name: str, wrt, args
+) -> None:
+    compiled = compile_text(text, function=name, wrt=wrt)
+    copies = [np.copy(a) for a in args]
+    for fname in (f"grad_{name}", f"value_and_grad_{name}"):
+        out = getattr(compiled, fname)(*args)
+        grads = out[1] if fname.startswith("value") else out
+        for a, c in zip(args, copies):
+            assert np.array_equal(a, c)
+        arrays = [g for g in grads if isinstance(g, np.ndarray)]
+        for i, g in enumerate(arrays):
+            assert not any(np.shares_memory(g, a) for a in args if isinstance(a, np.ndarray))
+            assert not any(np.shares_memory(g, h) for h in arrays[i + 1 :])
+
+
+def test_a_gradient_asked_for_twice_is_right_in_both_places() -> None:
+    text = "import numpy as np\n\ndef f(x, y):\n    return np.sum(x * y) + np.mean(x)\n"
+    compiled = compile_text(text, wrt=["x", "x"])
+    assert "xbar += " in compiled.source
+    x, y = np.arange(4.0), np.arange(4.0) - 1
+    first, second = compiled.grad_f(x, y)
+    np.testing.assert_array_equal(first, y + 0.25)  # by hand: y + 1/n
+    np.testing.assert_array_equal(second, y + 0.25)
