@@ -300,6 +300,7 @@ ALLOWED_NODES = (
     ast.Attribute, ast.Tuple, ast.Compare, ast.Gt, ast.Lt, ast.GtE, ast.LtE, ast.Eq, ast.IfExp,
     ast.Subscript, ast.Slice, ast.keyword,
     ast.Delete, ast.Del,  # `del z3`: array code dropping intermediates (generated names only)
+    ast.AugAssign,  # `z3bar += e`: array code accumulating in place (generated names only)
 )  # fmt: skip
 
 
@@ -427,6 +428,12 @@ def assert_only_whitelisted(generated: str | ast.Module, user_source: str) -> No
                     assert isinstance(target, ast.Name) and GENERATED.match(target.id), (
                         f"del {ast.unparse(target)}: only generated names are dropped"
                     )
+            elif kind is ast.AugAssign:
+                target = node.target
+                assert isinstance(target, ast.Name) and GENERATED.match(target.id), (
+                    f"{ast.unparse(node)}: only generated names are added into"
+                )
+                assert isinstance(node.op, (ast.Add, ast.Sub)), ast.unparse(node)
             elif kind is ast.arg:
                 assert node.arg in users and not DUNDER.match(node.arg), f"parameter {node.arg}"
             elif kind is ast.Attribute:
