@@ -182,7 +182,7 @@ def compile_source(
                             f"`{name}` has no parameter `{w}` to differentiate by",
                             "parameters: " + ", ".join(trace.params),
                         )
-            programs += [optimize.optimize(p, passes) for p in reverse.programs(trace, selected)]
+            programs += optimize.optimize_programs(reverse.programs(trace, selected), passes)
         if backend == "numba":
             _check_numba(mod, traces)
         source = emit.module_source(programs, Path(filename).name, parse.identifiers(mod), backend)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from .ir import (
@@ -499,9 +499,9 @@ def _writes_between(writes: list[int], start: int, stop: int) -> bool:
 
 
 def _assigned_between(
-    writes: dict[Var | Temp, list[int]], names: Iterable[Var | Temp], start: int, stop: int
+    writes: dict[int, list[int]], names: Iterable[int], start: int, stop: int
 ) -> bool:
-    """Whether a line strictly between start and stop assigns one of `names`."""
+    """Whether a line strictly between start and stop assigns one of `names` (by _key)."""
     return any(_writes_between(writes.get(n, []), start, stop) for n in names)
 
 
@@ -510,23 +510,31 @@ def _parts(line: Assign) -> tuple[Assign, ...]:
     return line.fused or (line,)
 
 
+def _key(name: Var | Temp) -> int:
+    """A name as an int, for dictionaries that hash millions of times: 2 id + bar for a
+    variable or adjoint, -1 - id for a temporary."""
+    return 2 * name.id + name.bar if type(name) is Var else -1 - name.id  # type: ignore[union-attr]
+
+
 class _Names:
-    """What one line reads: each name with how often, and those read inside a Select branch."""
+    """What one line reads, by _key: each name with how often, and those read inside a Select
+    branch."""
 
     __slots__ = ("count", "in_branches")
 
     def __init__(self, expr: Expr | None = None) -> None:
-        self.count: dict[Var | Temp, int] = {}
-        self.in_branches: set[Var | Temp] = set()
+        self.count: dict[int, int] = {}
+        self.in_branches: set[int] = set()
         if expr is not None:
             self._scan(expr, False)
 
     def _scan(self, node: Expr, branch: bool) -> None:
         kind = type(node)
         if kind is Var or kind is Temp:
-            self.count[node] = self.count.get(node, 0) + 1  # type: ignore[index]
+            key = _key(node)  # type: ignore[arg-type]
+            self.count[key] = self.count.get(key, 0) + 1
             if branch:
-                self.in_branches.add(node)  # type: ignore[arg-type]
+                self.in_branches.add(key)
         elif kind is Select:
             self._scan(node.test, branch)  # type: ignore[union-attr]
             self._scan(node.normal, True)  # type: ignore[union-attr]
@@ -543,23 +551,24 @@ class _Names:
 
 
 def _sum_contributions(
-    body: list[Assign], names: list[_Names]
-) -> tuple[list[Assign], list[_Names]]:
+    body: list[Assign], names: list[_Names], targets: list[int]
+) -> tuple[list[Assign], list[_Names], list[int]]:
     """Each adjoint's first line and its accumulations as one sum where the last one was, when
     nothing reads the adjoint in between and nothing they read is assigned in between."""
-    writes: dict[Var | Temp, list[int]] = {}
-    readers: dict[Var | Temp, list[int]] = {}
-    for i, line in enumerate(body):
-        writes.setdefault(line.target, []).append(i)
+    writes: dict[int, list[int]] = {}
+    readers: dict[int, list[int]] = {}
+    for i, target in enumerate(targets):
+        writes.setdefault(target, []).append(i)
         for name in names[i].count:
             readers.setdefault(name, []).append(i)
     gone: set[int] = set()
     for target, at in writes.items():
+        if len(at) < 2:
+            continue
         at = at[:FUSED_AT_MOST]
         first, last = at[0], at[-1]
         if (
-            len(at) < 2
-            or body[first].accumulate
+            body[first].accumulate
             or body[first].kind == "primal"
             or not all(body[i].accumulate for i in at[1:])
             or sum(len(_parts(body[i])) for i in at) > FUSED_AT_MOST
@@ -577,27 +586,32 @@ def _sum_contributions(
         for i in at[:-1]:
             names[last] |= names[i]
         gone.update(at[:-1])
+    if not gone:
+        return body, names, targets
     kept = [i for i in range(len(body)) if i not in gone]
-    return [body[i] for i in kept], [names[i] for i in kept]
+    return [body[i] for i in kept], [names[i] for i in kept], [targets[i] for i in kept]
 
 
 def _read_once(
-    body: list[Assign], names: list[_Names], returned: set[Var | Temp]
-) -> dict[Var | Temp, int]:
-    """The names assigned by one line and read exactly once, outside any Select branch, by a
-    later line of the same sweep (primal or reverse): name -> the reading line."""
-    count: dict[Var | Temp, int] = {}
-    reader: dict[Var | Temp, int] = {}
-    assigned: dict[Var | Temp, int] = {}
-    for i, line in enumerate(body):
-        assigned[line.target] = assigned.get(line.target, 0) + 1
-        for name, n in names[i].count.items():
+    body: list[Assign], names: list[_Names], targets: list[int], returned: set[int]
+) -> dict[int, int]:
+    """The names (by _key) assigned by one line and read exactly once, outside any Select
+    branch, by a later line of the same sweep (primal or reverse): name -> the reading line."""
+    count: dict[int, int] = {}
+    reader: dict[int, int] = {}
+    for i, line_names in enumerate(names):
+        for name, n in line_names.count.items():
             count[name] = count.get(name, 0) + n
             reader[name] = i
-    defined = {line.target: i for i, line in enumerate(body)}
-    out: dict[Var | Temp, int] = {}
+    defined: dict[int, int] = {}
+    assigned_again: set[int] = set()
+    for i, target in enumerate(targets):
+        if target in defined:
+            assigned_again.add(target)
+        defined[target] = i
+    out: dict[int, int] = {}
     for name, n in count.items():
-        if n != 1 or assigned.get(name) != 1 or name in returned:
+        if n != 1 or name not in defined or name in assigned_again or name in returned:
             continue
         i, u = defined[name], reader[name]
         if u > i and (body[i].kind == "primal") == (body[u].kind == "primal"):
@@ -606,49 +620,48 @@ def _read_once(
     return out
 
 
-def _replace(expr: Expr, known: dict[Var | Temp, Expr]) -> Expr:
-    """expr with each name of `known` (each read once) replaced by its expression."""
+def _replace(expr: Expr, known: dict[int, Expr]) -> Expr:
+    """expr with each name of `known` (by _key; each read once) replaced by its expression."""
     kind = type(expr)
     if kind is Var or kind is Temp:
-        return known.get(expr, expr)  # type: ignore[arg-type]
+        return known.get(_key(expr), expr)  # type: ignore[arg-type]
     if kind is Const or kind is Lit:
         return expr
     return _rebuild(expr, lambda child: _replace(child, known))
 
 
 def _inline_read_once(
-    body: list[Assign], names: list[_Names], returned: set[Var | Temp]
+    body: list[Assign], names: list[_Names], targets: list[int], returned: set[int]
 ) -> list[Assign]:
     """Each value read by just one later line computed inside that line, when nothing it reads
     is assigned between the two."""
-    once = _read_once(body, names, returned)
-    writes: dict[Var | Temp, list[int]] = {}
-    for i, line in enumerate(body):
-        writes.setdefault(line.target, []).append(i)
-    pending: dict[Var | Temp, tuple[Assign, set[Var | Temp]]] = {}
+    once = _read_once(body, names, targets, returned)
+    writes: dict[int, list[int]] = {}
+    for i, target in enumerate(targets):
+        writes.setdefault(target, []).append(i)
+    pending: dict[int, tuple[int, Assign, set[int]]] = {}  # name -> (its line, line, reads)
     out: list[Assign] = []
     for i, line in enumerate(body):
         read = set(names[i].count)
-        inlined = [n for n in read if n in pending] if pending else []
+        inlined = [pending.pop(n) for n in read if n in pending] if pending else []
         if inlined:
             size = len(_parts(line))
-            known: dict[Var | Temp, Expr] = {}
+            known: dict[int, Expr] = {}
             parts: tuple[Assign, ...] = ()
-            for n in sorted(inlined, key=_order):
-                done, its_reads = pending.pop(n)
+            for at, done, its_reads in sorted(inlined, key=lambda item: item[0]):
                 if size + len(_parts(done)) > FUSED_AT_MOST:
                     out.append(done)  # on its own line, just before this one
                     continue
                 size += len(_parts(done))
-                known[n] = done.expr
+                known[targets[at]] = done.expr
                 parts += _parts(done)
                 read |= its_reads
             if known:
                 read -= known.keys()
                 line = replace(line, expr=_replace(line.expr, known), fused=parts + _parts(line))
-        u = once.get(line.target)
+        u = once.get(targets[i])
         if u is not None and not _assigned_between(writes, read, i, u):
-            pending[line.target] = (line, read)
+            pending[targets[i]] = (i, line, read)
             continue
         out.append(line)
     return out
@@ -661,8 +674,11 @@ def fuse_lines(program: Program) -> Program:
     the results are the same to the bit; each line's comment names all the steps it does."""
     if program.grads is None or program.trace.arrays:
         return program
-    body, names = _sum_contributions(list(program.body), [_Names(x.expr) for x in program.body])
-    return replace(program, body=_inline_read_once(body, names, _returned(program)))
+    body = list(program.body)
+    names = [_Names(line.expr) for line in body]
+    body, names, targets = _sum_contributions(body, names, [_key(x.target) for x in body])
+    returned = {_key(name) for name in _returned(program)}
+    return replace(program, body=_inline_read_once(body, names, targets, returned))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -785,11 +801,37 @@ PASSES: dict[str, Callable[[Program], Program]] = {
 
 def optimize(program: Program, passes: Iterable[str] | None = None) -> Program:
     """The passes named in `passes` (all by default), in their fixed order."""
-    chosen = set(PASSES if passes is None else passes)
-    unknown = chosen - set(PASSES)
-    if unknown:
-        raise ValueError(f"unknown passes {sorted(unknown)}; known: {', '.join(PASSES)}")
+    chosen = _chosen(passes)
     for name, run in PASSES.items():
         if name in chosen:
             program = run(program)
     return program
+
+
+def _chosen(passes: Iterable[str] | None) -> set[str]:
+    chosen = set(PASSES if passes is None else passes)
+    unknown = chosen - set(PASSES)
+    if unknown:
+        raise ValueError(f"unknown passes {sorted(unknown)}; known: {', '.join(PASSES)}")
+    return chosen
+
+
+def optimize_programs(
+    programs: Sequence[Program], passes: Iterable[str] | None = None
+) -> list[Program]:
+    """`optimize` for f, grad_f and value_and_grad_f (reverse.programs' three). In scalar code
+    grad_f is the optimised value_and_grad_f without its value, less what only the value
+    needed: the passes run over a long trace once, not twice, and the two functions share
+    their lines. (Array code is short, and there `shapes` reads values that only grad_f
+    drops, so its grad_f is optimised on its own.)"""
+    primal, grad, both = programs
+    assert grad.value is None and both.value is not None and grad.grads == both.grads
+    chosen = _chosen(passes)
+    if grad.trace.arrays:
+        return [optimize(p, chosen) for p in programs]
+    both = optimize(both, chosen)
+    derived = replace(both, name=grad.name, value=None, releases={})
+    for name in ("dead-code", "release"):
+        if name in chosen:
+            derived = PASSES[name](derived)
+    return [optimize(primal, chosen), derived, both]

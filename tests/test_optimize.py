@@ -478,6 +478,23 @@ def test_fusing_respects_branches_readers_and_reassignment() -> None:
     assert not fused.accumulate and [part.target for part in fused.fused] == [a, b, b, c]
 
 
+def test_scalar_grad_f_is_value_and_grad_f_without_its_value() -> None:
+    programs = reverse.programs(trace_of(CHAIN), ["x", "y"])
+    _, grad, both = optimize.optimize_programs(programs)
+    assert grad.value is None and grad.grads == both.grads and grad.name == "grad_f"
+    shared = {id(line) for line in both.body}
+    assert all(id(line) in shared for line in grad.body) and len(grad.body) < len(both.body)
+    assert grad.body == optimize.optimize(programs[1]).body  # as if optimised on its own
+
+
+def test_array_grad_f_is_optimised_on_its_own() -> None:
+    # `shapes` lets grad_loss skip the loss's logaddexp; value_and_grad_loss needs it
+    programs = reverse.programs(trace_of(LOGISTIC, "loss"), ["w", "b"])
+    _, grad, both = optimize.optimize_programs(programs)
+    assert grad.body == optimize.optimize(programs[1]).body
+    assert "logaddexp" not in str(grad.body) and "logaddexp" in str(both.body)
+
+
 def test_fusing_leaves_array_code_alone() -> None:
     (program,) = [
         p
