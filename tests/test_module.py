@@ -207,3 +207,20 @@ def test_wrt_unknown_parameter_is_an_error(tmp_path: Path) -> None:
     proc = run_adc("compile", str(src), "--wrt", "y", "-o", "-")
     assert proc.returncode == 1 and "no parameter `y`" in proc.stderr
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("sample", sorted(p.name for p in SAMPLES.glob("*.py")))
+def test_every_line_is_written_as_astor_would_write_it(sample: str) -> None:
+    import astor
+
+    path = SAMPLES / sample
+    source = compile_file(path, passes=[]).source + compile_file(path).source
+    checked = 0
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef):
+            for stmt in node.body[1:]:
+                if isinstance(stmt, (ast.Assign, ast.AugAssign)):
+                    line = source.splitlines()[stmt.lineno - 1].partition("  #")[0].strip()
+                    assert astor.to_source(stmt, pretty_source="".join).strip() == line
+                    checked += 1
+    assert checked > 20
