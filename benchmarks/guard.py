@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.record:
         runs = [measure() for _ in range(ATTEMPTS)]
-        recorded = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        recorded = {k: round(statistics.median(r[k] for r in runs), 2) for k in runs[0]}
         RECORD.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")
         print("recorded " + ", ".join(f"{k} {v:.2f}" for k, v in recorded.items()))
         return 0
