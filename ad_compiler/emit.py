@@ -189,7 +189,7 @@ def _statement_text(line: Assign, names: Names) -> str:
         if line.inplace:  # into the adjoint's own array
             return f"{target} {op}= {_text(term, names)[0]}"
         expr = BinOp(op, line.target, term)
-    text, prec = _text(expr, names)
+    text = _text(expr, names)[0]
     value = line.expr.value if isinstance(line.expr, Lit) else None
     if isinstance(value, tuple) and value and value[0] != "index":  # astor's `x = 1, 2`
         text = text[1:-1].rstrip(",") + ("," if len(value) == 1 else "")
