@@ -687,8 +687,6 @@ def fuse_lines(program: Program) -> Program:
 
 # Helpers whose result is a new array (or an immutable number), never one they were given.
 _NEW_FROM_HELPERS = {"_unmean", "_unindex", "_zero", "_sigmoid", "_matmul_a", "_matmul_b"}
-# Helpers and numpy functions whose result may be (a view of) their first argument.
-_PASS_THROUGH = {"_unbroadcast", "_unsum"}
 _NUMPY_NEW = {"where", "clip", "sum", "mean", "dot", "matmul", "logaddexp", "maximum", "minimum"}
 _ARITHMETIC = {"+", "-", "*", "/", "**", "@"}
 _UNARY_UFUNCS = set(SOURCE_NAMES["numpy"])  # np.exp, np.log, ...: each a numpy ufunc
