@@ -30,6 +30,7 @@ from .ir import (
     Temp,
     Trace,
     Var,
+    accumulated,
 )
 from .rules import HELPERS, lib_of, rule
 
@@ -184,11 +185,9 @@ def _statement_text(line: Assign, names: Names) -> str:
     target = names.of(line.target)
     expr = line.expr
     if line.accumulate:
-        op = "-" if isinstance(expr, Neg) else "+"
-        term = expr.operand if op == "-" else expr  # type: ignore[union-attr]
+        expr = accumulated(line.target, expr)
         if line.inplace:  # into the adjoint's own array
-            return f"{target} {op}= {_text(term, names)[0]}"
-        expr = BinOp(op, line.target, term)
+            return f"{target} {expr.op}= {_text(expr.right, names)[0]}"
     text = _text(expr, names)[0]
     value = line.expr.value if isinstance(line.expr, Lit) else None
     if isinstance(value, tuple) and value and value[0] != "index":  # astor's `x = 1, 2`

@@ -170,6 +170,13 @@ def add(a: Expr, b: Expr) -> Expr:
     return BinOp("+", a, b)
 
 
+def accumulated(total: Expr, term: Expr) -> BinOp:
+    """total plus term as an accumulation `total += term` is written: `total - e` for -e."""
+    if isinstance(term, Neg):
+        return BinOp("-", total, term.operand)
+    return BinOp("+", total, term)
+
+
 def neg(a: Expr) -> Expr:
     """-a, folding literals and double negation."""
     if isinstance(a, Const):

@@ -21,6 +21,7 @@ from .ir import (
     Temp,
     Trace,
     Var,
+    accumulated,
     children,
     reads,
     walk,
@@ -356,8 +357,7 @@ def fold_constants(program: Program) -> Program:
         if accumulate:
             start = known.pop(line.target, None)
             if start is not None:
-                op, expr = ("-", expr.operand) if isinstance(expr, Neg) else ("+", expr)
-                expr = _fold_node(BinOp(op, start, expr), floats)
+                expr = _fold_node(accumulated(start, expr), floats)
                 accumulate = False
             elif _times_one(expr) is not None:
                 expr = _times_one(expr)  # type: ignore[assignment]  # added to an adjoint
@@ -522,11 +522,10 @@ class _Names:
 
     __slots__ = ("count", "in_branches")
 
-    def __init__(self, expr: Expr | None = None) -> None:
+    def __init__(self, expr: Expr) -> None:
         self.count: dict[int, int] = {}
         self.in_branches: set[int] = set()
-        if expr is not None:
-            self._scan(expr, False)
+        self._scan(expr, False)
 
     def _scan(self, node: Expr, branch: bool) -> None:
         kind = type(node)
@@ -578,9 +577,7 @@ def _sum_contributions(
             continue
         expr = body[first].expr
         for i in at[1:]:
-            term = body[i].expr
-            op, term = ("-", term.operand) if isinstance(term, Neg) else ("+", term)
-            expr = BinOp(op, expr, term)
+            expr = accumulated(expr, body[i].expr)
         parts = tuple(p for i in at for p in _parts(body[i]))
         body[last] = replace(body[last], expr=expr, accumulate=False, fused=parts)
         for i in at[:-1]:
