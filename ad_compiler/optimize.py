@@ -23,6 +23,7 @@ from .ir import (
     Var,
     accumulated,
     children,
+    neg,
     reads,
     walk,
 )
@@ -48,22 +49,45 @@ def eliminate_dead_code(program: Program) -> Program:
     return replace(program, body=kept)
 
 
+Atoms = frozenset[int]
+
+
+def shape_atoms(trace: Trace) -> dict[int, Atoms]:
+    """For each variable, the values whose broadcast its shape is (an empty set for a value
+    that is always a scalar, the variable alone when no operand tells its shape). Broadcasting
+    is associative, commutative and idempotent, so equal sets are equal shapes, and a shape
+    whose set holds another's is that one broadcast with more."""
+    atoms: dict[int, Atoms] = {v: frozenset((v,)) for v in trace.inputs}
+    for s in trace.steps:
+        operands = rule(s).shape_operands(s)
+        atoms[s.index] = (
+            frozenset((s.index,))
+            if operands is None
+            else frozenset().union(*(atoms[a] for a in operands))
+        )
+    return atoms
+
+
 def shape_parents(trace: Trace) -> dict[int, int | None]:
     """For each variable, an earlier variable of the same shape (SCALAR for values that are
     always scalars, the variable itself when none is known): `exp(-z)` has z's shape, `sum(x)`
-    is a scalar."""
-    parent: dict[int, int | None] = {v: v for v in trace.inputs}
-    for s in trace.steps:
-        operands = rule(s).shape_operands(s)
-        if operands is None:
-            parent[s.index] = s.index
+    is a scalar, and `log(u) - y * u` has the shape of `y * u`."""
+    atoms = shape_atoms(trace)
+    first: dict[Atoms, int] = {}
+    parent: dict[int, int | None] = {}
+    for v in [*trace.inputs, *(s.index for s in trace.steps)]:
+        mine = atoms[v]
+        if not mine:
+            parent[v] = SCALAR
             continue
-        shaped = {a for a in operands if parent[a] is not SCALAR}
-        parent[s.index] = SCALAR if not shaped else shaped.pop() if len(shaped) == 1 else s.index
+        same = [a for a in (trace.step(v).args if v > 0 else ()) if atoms[a] == mine]
+        parent[v] = same[-1] if same else first.setdefault(mine, v)
     return parent
 
 
 def _shape_argument(expr: Call) -> int | None:
+    if expr.lib == "numpy" and expr.fn == "size":
+        return 0
     return SHAPE_ARGUMENTS.get(expr.fn) if expr.lib == "adc" else None
 
 
@@ -679,11 +703,211 @@ def fuse_lines(program: Program) -> Program:
 
 
 # ---------------------------------------------------------------------------------------------
+# Arrays: uniform adjoints kept as numbers
+# ---------------------------------------------------------------------------------------------
+
+_SCALAR_ATOMS: Atoms = frozenset()
+_UNIFORM_HELPERS = {"_unmean", "_unsum"}
+
+
+class _Shapes:
+    """The shape atoms (see shape_atoms) of the expressions of one array program: an adjoint
+    has its variable's shape, a temporary its expression's, and `known` overrides both for
+    names that now hold a number."""
+
+    def __init__(self, program: Program) -> None:
+        self.atoms = shape_atoms(program.trace)
+        self.known: dict[int, Atoms | None] = {}
+        for line in program.body:
+            if type(line.target) is Temp:
+                self.known[_key(line.target)] = self.of(line.expr)
+
+    def of(self, expr: Expr) -> Atoms | None:
+        """expr's atoms, None when its shape is not known from its operands'."""
+        kind = type(expr)
+        if kind is Const:
+            return _SCALAR_ATOMS
+        if kind is Var or kind is Temp:
+            key = _key(expr)  # type: ignore[arg-type]
+            if key in self.known:
+                return self.known[key]
+            return self.atoms.get(expr.id) if kind is Var else None  # type: ignore[union-attr]
+        if kind is Neg:
+            return self.of(expr.operand)  # type: ignore[union-attr]
+        if kind is BinOp and expr.op in _ELEMENTWISE:  # type: ignore[union-attr]
+            return self._union(expr.left, expr.right)  # type: ignore[union-attr]
+        if kind is Call:
+            lib, fn, args = expr.lib, expr.fn, expr.args  # type: ignore[union-attr]
+            if lib == "math" or (lib == "numpy" and fn == "size"):
+                return _SCALAR_ATOMS
+            if (lib == "numpy" and fn in _UNARY_UFUNCS) or (lib == "adc" and fn == "_sigmoid_neg"):
+                return self._union(*args)
+            if lib == "adc" and fn == "_unbroadcast":
+                return self.of(args[1])
+        return None
+
+    def _union(self, *exprs: Expr) -> Atoms | None:
+        out = _SCALAR_ATOMS
+        for e in exprs:
+            mine = self.of(e)
+            if mine is None:
+                return None
+            out |= mine
+        return out
+
+
+_ELEMENTWISE = {"+", "-", "*", "/", "**"}
+
+
+def _uniform(line: Assign, shapes: _Shapes) -> tuple[Expr, Atoms] | None:
+    """For `t = _unmean(g, like)` or `t = _unsum(g, like)` over all axes, with g a number: the
+    number every element of t equals, and like's atoms."""
+    expr = line.expr
+    if line.accumulate or type(expr) is not Call or expr.lib != "adc":
+        return None
+    if expr.fn not in _UNIFORM_HELPERS or expr.args[2:] != (Lit(None), Lit(False)):
+        return None
+    g, like = expr.args[:2]
+    atoms = shapes.of(like)
+    if shapes.of(g) != _SCALAR_ATOMS or not atoms or not isinstance(like, Var):
+        return None
+    if expr.fn == "_unsum":
+        return g, atoms
+    return BinOp("/", g, Call("numpy", "size", (like,))), atoms
+
+
+def _scaled_reads(expr: Expr, name: int, atoms: Atoms, shapes: _Shapes) -> tuple[int, int]:
+    """(reads of name in expr, those that are a factor `name * e` or `e * name`, or a dividend
+    `name / e`, with e's shape at least that of `atoms`)."""
+    kind = type(expr)
+    if kind is Var or kind is Temp:
+        return (1, 0) if _key(expr) == name else (0, 0)  # type: ignore[arg-type]
+    if kind is Const or kind is Lit:
+        return 0, 0
+    total = scaled = 0
+    for child in children(expr):
+        t, s = _scaled_reads(child, name, atoms, shapes)
+        total, scaled = total + t, scaled + s
+    if kind is BinOp and expr.op in ("*", "/"):  # type: ignore[union-attr]
+        pairs = [(expr.left, expr.right)]  # type: ignore[union-attr]
+        if expr.op == "*":  # type: ignore[union-attr]
+            pairs.append((expr.right, expr.left))  # type: ignore[union-attr]
+        for mine, other in pairs:
+            if type(mine) in (Var, Temp) and _key(mine) == name:  # type: ignore[arg-type]
+                other_atoms = shapes.of(other)
+                scaled += other_atoms is not None and atoms <= other_atoms
+    return total, scaled
+
+
+def _negation_pushed(body: list[Assign], shapes: _Shapes, returned: set[int]) -> list[Assign]:
+    """`-(a * e)`, and `t = a * e; x = -t` where t is read nowhere else, as `x = -a * e` when
+    a is a number: the sign goes to the number, not to every element."""
+    targets = [_key(line.target) for line in body]
+    defined: dict[int, list[int]] = {}
+    for i, key in enumerate(targets):
+        defined.setdefault(key, []).append(i)
+    count: dict[int, int] = {}
+    first_mention: dict[int, int] = {}
+    for i, line in enumerate(body):
+        for key, n in _Names(line.expr).count.items():
+            count[key] = count.get(key, 0) + n
+            first_mention.setdefault(key, i)
+    for key, at in defined.items():
+        first_mention[key] = min(first_mention.get(key, at[0]), at[0])
+
+    def push(node: Expr) -> Expr:
+        if type(node) is Neg and type(node.operand) is BinOp and node.operand.op == "*":  # type: ignore[union-attr]
+            a, e = node.operand.left, node.operand.right  # type: ignore[union-attr]
+            if shapes.of(a) == _SCALAR_ATOMS:
+                return BinOp("*", neg(a), e)
+            if shapes.of(e) == _SCALAR_ATOMS:
+                return BinOp("*", a, neg(e))
+        return node
+
+    out = [replace(line, expr=_map(line.expr, push)) for line in body]
+    gone: set[int] = set()
+    for i, line in enumerate(out):
+        expr = line.expr
+        if line.accumulate or type(expr) is not Neg or type(expr.operand) not in (Var, Temp):
+            continue
+        t = _key(expr.operand)  # type: ignore[arg-type]
+        if count.get(t) != 1 or t in returned or len(defined.get(t, ())) != 1:
+            continue
+        d = defined[t][0]
+        product = out[d].expr
+        if d > i or out[d].accumulate or type(product) is not BinOp or product.op != "*":
+            continue
+        a, e = product.left, product.right
+        if shapes.of(a) != _SCALAR_ATOMS:
+            a, e = e, a
+        x = targets[i]
+        if shapes.of(a) != _SCALAR_ATOMS or first_mention[x] != i:
+            continue
+        out[d] = replace(
+            out[d],
+            target=line.target,
+            expr=BinOp("*", neg(a), e),
+            fused=_parts(out[d]) + _parts(line),
+        )
+        gone.add(i)
+    return [line for i, line in enumerate(out) if i not in gone]
+
+
+def _double_negations_undone(body: list[Assign]) -> list[Assign]:
+    """`-z` where z = -u reads u itself: the two negations cancel exactly."""
+    negated: dict[Var, Expr] = {}
+    for line in body:
+        expr = line.expr
+        if line.kind == "primal" and type(expr) is Neg and type(expr.operand) is Var:
+            negated[line.target] = expr.operand  # type: ignore[index]
+    if not negated:
+        return body
+
+    def undo(node: Expr) -> Expr:
+        if type(node) is Neg and node.operand in negated:  # type: ignore[union-attr]
+            return negated[node.operand]  # type: ignore[union-attr,index]
+        return node
+
+    return [replace(line, expr=_map(line.expr, undo)) for line in body]
+
+
+def keep_uniform_adjoints(program: Program) -> Program:
+    """In array code, the adjoint of a sum or mean over all axes is one number spread over
+    the input's shape; where every reader multiplies it by an array of at least that shape,
+    it stays that number (no array of copies is made), and a negation that follows a product
+    with a number goes to the number. The results are the same to the bit."""
+    if program.grads is None or not program.trace.arrays:
+        return program
+    body = _double_negations_undone(program.body)
+    shapes = _Shapes(program)
+    returned = {_key(name) for name in _returned(program)}
+    definitions: dict[int, int] = {}
+    for line in body:
+        key = _key(line.target)
+        definitions[key] = definitions.get(key, 0) + 1
+    for i, line in enumerate(body):
+        found = _uniform(line, shapes)
+        key = _key(line.target)
+        if found is None or definitions[key] != 1 or key in returned:
+            continue
+        number, atoms = found
+        total = scaled = 0
+        for other in body[i + 1 :]:
+            t, s = _scaled_reads(other.expr, key, atoms, shapes)
+            total, scaled = total + t, scaled + s
+        if total == scaled:
+            body[i] = replace(line, expr=number)
+            shapes.known[key] = _SCALAR_ATOMS
+    program = replace(program, body=_negation_pushed(body, shapes, returned))
+    return shapes_from_values_kept_anyway(program)  # `np.size(z)` may read an earlier value
+
+
+# ---------------------------------------------------------------------------------------------
 # Arrays: accumulating into an adjoint's own array
 # ---------------------------------------------------------------------------------------------
 
 # Helpers whose result is a new array (or an immutable number), never one they were given.
-_NEW_FROM_HELPERS = {"_unmean", "_unindex", "_zero", "_sigmoid", "_matmul_a", "_matmul_b"}
+_NEW_FROM_HELPERS = {"_unmean", "_unindex", "_zero", "_sigmoid_neg", "_matmul_a", "_matmul_b"}
 _NUMPY_NEW = {"where", "clip", "sum", "mean", "dot", "matmul", "logaddexp", "maximum", "minimum"}
 _ARITHMETIC = {"+", "-", "*", "/", "**", "@"}
 _UNARY_UFUNCS = set(SOURCE_NAMES["numpy"])  # np.exp, np.log, ...: each a numpy ufunc
@@ -784,6 +1008,7 @@ def accumulate_in_place(program: Program) -> Program:
 PASSES: dict[str, Callable[[Program], Program]] = {
     "sigmoid": fuse_sigmoids,
     "shapes": shapes_from_values_kept_anyway,
+    "uniform": keep_uniform_adjoints,
     "fold": fold_constants,
     "copies": propagate_copies,
     "cse": eliminate_common_subexpressions,

@@ -427,6 +427,8 @@ HELPERS: dict[str, str] = {
 def _unbroadcast(g, like):
     \"\"\"Sum g back to the shape of like: the adjoint of numpy broadcasting. The result is g
     itself or a new array, never a view.\"\"\"
+    if type(g) is np.ndarray and type(like) is np.ndarray and g.shape == like.shape:
+        return g
     if isinstance(like, (int, float)):
         if type(g) is float:
             return g
@@ -471,11 +473,12 @@ def _zero(like):
     \"\"\"A zero gradient shaped like `like` (a Python float for a Python number).\"\"\"
     return 0.0 if isinstance(like, (int, float)) else np.zeros(np.shape(like))
 """,
-    "_sigmoid": """
-def _sigmoid(t):
-    \"\"\"1 / (1 + exp(-t)); exp overflowing to inf gives the right 0, so no warning.\"\"\"
+    "_sigmoid_neg": """
+def _sigmoid_neg(m):
+    \"\"\"sigmoid(-m) = 1 / (1 + exp(m)); exp overflowing to inf gives the right 0, so no
+    warning.\"\"\"
     with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-t))
+        return 1 / (1 + np.exp(m))
 """,
     "_unindex": """
 def _unindex(g, like, index):
@@ -706,9 +709,11 @@ class Binary(Rule):
         mine, other = (a, b) if k == 0 else (b, a)
         if self.fn == "logaddexp":
             # sigmoid(mine - other) rather than exp(mine - z): a gradient that does not need
-            # the value then skips computing logaddexp altogether.
-            difference = mine if other == Const(0) else BinOp("-", mine, other)
-            return _helper("_sigmoid", difference)
+            # the value then skips computing logaddexp altogether. Written sigmoid(-m) with
+            # m = other - mine, so that m is one subtraction (or, for the loss's
+            # logaddexp(0, -margin), the margin itself once the double negation is gone).
+            exponent = neg(mine) if other == Const(0) else BinOp("-", other, mine)
+            return _helper("_sigmoid_neg", exponent)
         win = ">" if self.fn == "maximum" else "<"
         return add(BinOp(win, mine, other), mul(Const(0.5), BinOp("==", mine, other)))
 

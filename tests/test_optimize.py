@@ -93,6 +93,34 @@ def test_shape_parents_follow_elementwise_steps_and_know_scalars() -> None:
     assert parent[x] == x and parent[A] == A
 
 
+def test_shape_parents_know_a_broadcast_of_shapes_already_seen() -> None:
+    # log(1 + exp(u)) - y * u broadcasts u with y * u, which is y * u's shape whatever y is;
+    # x + A broadcasts shapes never seen together, so nothing earlier tells it.
+    trace = trace_of(
+        """
+        import numpy as np
+
+        def f(u, y, x, A):
+            return np.mean(np.logaddexp(0, u) - y * u) + np.sum(x + A)
+        """
+    )
+    parent = optimize.shape_parents(trace)
+    u, y, x, A = trace.inputs
+    by_op = {s.op: s.index for s in trace.steps}
+    times = by_op["product"]
+    assert parent[by_op["logaddexp"]] == u
+    difference = next(s.index for s in trace.steps if set(s.args) == {by_op["logaddexp"], times})
+    assert parent[difference] == times
+    total = next(s.index for s in trace.steps if set(s.args) == {x, A})
+    assert parent[total] == total
+
+
+def test_mlp_gradient_skips_the_loss_values_logaddexp() -> None:
+    on = compile_text(MLP, function="loss", wrt=["theta1", "theta2", "theta3"])
+    assert "logaddexp" not in called(function_node(on.source, "grad_loss"))
+    assert "logaddexp" in called(function_node(on.source, "value_and_grad_loss"))
+
+
 def test_gradient_skips_what_only_the_value_needs() -> None:
     on = compile_text(LOGISTIC, function="loss", wrt=["w", "b"])
     off = compile_text(LOGISTIC, function="loss", wrt=["w", "b"], passes=["dead-code"])
@@ -104,7 +132,8 @@ def test_gradient_skips_what_only_the_value_needs() -> None:
 def test_shape_only_reads_keep_a_value_that_is_needed_anyway() -> None:
     # z = exp(x) is needed by its own adjoint, so the mean's adjoint reads z, not x.
     text = "import numpy as np\n\ndef f(x):\n    return np.mean(np.exp(x))\n"
-    grad = function_node(compile_text(text).source, "grad_f")
+    without_uniform = [p for p in ALL if p != "uniform"]
+    grad = function_node(compile_text(text, passes=without_uniform).source, "grad_f")
     line = next(n for n in grad.body if "_unmean" in ast.unparse(n))
     assert "_unmean(1.0, z1," in ast.unparse(line)  # the seed z2bar = 1.0, folded
 
@@ -241,6 +270,117 @@ def test_releasing_halves_the_peak_memory_of_the_mlp_gradient() -> None:
     with_release = peak_bytes(on.grad_loss, args)
     assert with_release <= 0.6 * peak_bytes(off.grad_loss, args)
     assert with_release <= 1.05 * peak_bytes(hand_mlp, args)  # as little as by hand
+
+
+# ---------------------------------------------------------------------------------------------
+# Uniform adjoints kept as numbers; negations moved to numbers or cancelled
+# ---------------------------------------------------------------------------------------------
+
+
+def statements(fn: ast.FunctionDef) -> list[str]:
+    return [ast.unparse(n) for n in fn.body]
+
+
+def helpers_called(fn: ast.FunctionDef) -> set[str]:
+    """The bare names called in the function (adc's helpers: `_unmean(...)` -> _unmean)."""
+    return {
+        n.func.id for n in ast.walk(fn) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    }
+
+
+def central_difference(f, args: tuple, i: int, h: float = 1e-6) -> np.ndarray:
+    """d f / d args[i], elementwise, by 4th-order central differences: the oracle."""
+    x = np.asarray(args[i], dtype=float)
+    out = np.zeros_like(x)
+    for k in np.ndindex(x.shape):
+        values = []
+        for step in (-2, -1, 1, 2):
+            moved = x.copy()
+            moved[k] += step * h
+            values.append(f(*args[:i], moved, *args[i + 1 :]))
+        out[k] = (values[0] - 8 * values[1] + 8 * values[2] - values[3]) / (12 * h)
+    return out
+
+
+def test_logistic_gradient_keeps_the_means_adjoint_a_number_and_negates_nothing() -> None:
+    compiled = compile_text(LOGISTIC, function="loss", wrt=["w", "b"])
+    grad = function_node(compiled.source, "grad_loss")
+    lines = statements(grad)
+    assert not {"_unmean", "_unsum"} & helpers_called(grad)
+    assert any(re.fullmatch(r"z\d+bar = z\d+bar / np.size\(z\d+\)", line) for line in lines)
+    # no array is negated: the seed's sign goes to the number 1/n, and -(-margins) cancels
+    negations = [n for n in ast.walk(grad) if isinstance(n, ast.UnaryOp)]
+    assert [ast.unparse(n.operand) for n in negations] == [
+        next(line.split(" = ")[0] for line in lines if "np.size" in line)
+    ]
+    off = compile_text(LOGISTIC, function="loss", wrt=["w", "b"], passes=["dead-code"])
+    assert "_unmean" in helpers_called(function_node(off.source, "grad_loss"))
+    args = logistic_args()
+    w_oracle = central_difference(compiled.loss, args, 0)
+    np.testing.assert_allclose(compiled.grad_loss(*args)[0], w_oracle, rtol=1e-8, atol=1e-10)
+
+
+def test_a_sums_adjoint_stays_a_number_when_multiplied_by_a_full_array() -> None:
+    text = "import numpy as np\n\ndef f(w):\n    return np.sum(w * w) + np.mean(np.exp(w))\n"
+    compiled = compile_text(text)
+    grad = function_node(compiled.source, "grad_f")
+    assert not {"_unsum", "_unmean"} & helpers_called(grad)
+    w = np.linspace(-1.0, 1.0, 7)
+    (got,) = compiled.grad_f(w)
+    assert got.shape == w.shape
+    np.testing.assert_allclose(got, 2 * w + np.exp(w) / w.size, rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "body, why",
+    [
+        ("np.mean(x)", "the adjoint is x's own gradient: it must be a whole array"),
+        ("np.mean(x * v)", "x's adjoint multiplies by v, which is smaller than x"),
+        ("np.sum(np.tanh(x)) * 2.0", "the product reads the adjoint through tanh's partial"),
+    ],
+)
+def test_an_adjoint_stays_an_array_where_a_reader_needs_its_shape(body: str, why: str) -> None:
+    text = f"import numpy as np\n\ndef f(x, v):\n    return {body}\n"
+    compiled = compile_text(text)
+    rng = np.random.default_rng(3)
+    x, v = rng.normal(size=(3, 4)), rng.normal(size=4)
+    gx, gv = compiled.grad_f(x, v)
+    assert np.shape(gx) == x.shape and np.shape(gv) == v.shape, why
+    np.testing.assert_allclose(gx, central_difference(compiled.f, (x, v), 0), rtol=1e-7)
+    np.testing.assert_allclose(gv, central_difference(compiled.f, (x, v), 1), atol=1e-8)
+
+
+def test_mean_of_an_argument_keeps_its_array_adjoint() -> None:
+    text = "import numpy as np\n\ndef f(x):\n    return np.mean(x)\n"
+    grad = function_node(compile_text(text).source, "grad_f")
+    assert "_unmean" in helpers_called(grad)
+
+
+@pytest.mark.parametrize(
+    "body, derivative",
+    [
+        # `z1bar = z2bar * s; xbar = -z1bar` becomes one line `xbar = -3.0 * s`
+        ("np.sum(np.logaddexp(0, -x)) * 3.0", lambda x: -3.0 / (1 + np.exp(x))),
+        # `-(1.0 * (1 - t * t))` becomes `-1.0 * (1 - t * t)`: one array operation, not two
+        ("np.sum(np.tanh(-x))", lambda x: -(1 - np.tanh(-x) ** 2)),
+    ],
+)
+def test_a_negation_of_a_product_with_a_number_moves_to_the_number(body: str, derivative) -> None:
+    text = f"import numpy as np\n\ndef f(x):\n    return {body}\n"
+    negated = {}
+    for name, passes in [("on", None), ("off", [p for p in ALL if p != "uniform"])]:
+        compiled = compile_text(text, passes=passes)
+        grad = function_node(compiled.source, "grad_f")
+        sweep = [n for n in grad.body if isinstance(n, ast.Assign) and "bar" in ast.unparse(n)]
+        negated[name] = [
+            ast.unparse(n)
+            for line in sweep
+            for n in ast.walk(line)
+            if isinstance(n, ast.UnaryOp) and not isinstance(n.operand, ast.Constant)
+        ]
+        x = np.linspace(-1.0, 1.0, 5)
+        np.testing.assert_allclose(compiled.grad_f(x)[0], derivative(x), rtol=1e-14)
+    assert negated["off"] and not negated["on"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -497,9 +637,7 @@ def test_array_grad_f_is_optimised_on_its_own() -> None:
 
 def test_fusing_leaves_array_code_alone() -> None:
     (program,) = [
-        p
-        for p in reverse.programs(trace_of(LOGISTIC, "loss"), ["w", "b"])
-        if p.name == "grad_loss"
+        p for p in reverse.programs(trace_of(LOGISTIC, "loss"), ["w", "b"]) if p.name == "grad_loss"
     ]
     assert optimize.fuse_lines(program) is program
 

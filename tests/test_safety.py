@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import ROOT, run_adc
+from tests.conftest import ROOT, SAMPLES, run_adc
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -287,6 +287,8 @@ NUMPY_ATTRIBUTES = {
     # array rules: reductions, linear algebra, shapes, indexing, selections
     "sum", "mean", "dot", "matmul", "transpose", "reshape", "shape", "logaddexp", "maximum",
     "minimum", "clip", "where", "s_",
+    # a uniform adjoint kept as a number: the mean's g / np.size(x)
+    "size",
 }  # fmt: skip
 BUILTIN_CALLS = {"abs"}
 KEYWORDS = {"axis", "keepdims"}
@@ -548,6 +550,14 @@ def test_generated_module_holds_only_whitelisted_names(tmp_path: Path, text: str
         }
         assert imported == {"math_", "np_"}, imported  # `math` and `np` are the user's
     assert re.search(r"\b_t\d+", generated) and "abs(" in generated
+
+
+@pytest.mark.parametrize("sample", sorted(SAMPLES.glob("*.py")), ids=lambda p: p.stem)
+def test_every_sample_compiles_to_whitelisted_names(tmp_path: Path, sample: Path) -> None:
+    out = tmp_path / "out.py"
+    result = run_adc("compile", str(sample), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert_only_whitelisted(out.read_text(encoding="utf-8"), sample.read_text(encoding="utf-8"))
 
 
 def test_whitelist_check_catches_foreign_code() -> None:
