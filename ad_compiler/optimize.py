@@ -874,8 +874,9 @@ def _double_negations_undone(body: list[Assign]) -> list[Assign]:
 def keep_uniform_adjoints(program: Program) -> Program:
     """In array code, the adjoint of a sum or mean over all axes is one number spread over
     the input's shape; where every reader multiplies it by an array of at least that shape,
-    it stays that number (no array of copies is made), and a negation that follows a product
-    with a number goes to the number. The results are the same to the bit."""
+    it stays that number (no array of copies is made). A negation that follows a product
+    with a number goes to the number, and two negations in a row cancel. The results are the
+    same to the bit."""
     if program.grads is None or not program.trace.arrays:
         return program
     body = _double_negations_undone(program.body)
@@ -898,8 +899,7 @@ def keep_uniform_adjoints(program: Program) -> Program:
         if total == scaled:
             body[i] = replace(line, expr=number)
             shapes.known[key] = _SCALAR_ATOMS
-    program = replace(program, body=_negation_pushed(body, shapes, returned))
-    return shapes_from_values_kept_anyway(program)  # `np.size(z)` may read an earlier value
+    return replace(program, body=_negation_pushed(body, shapes, returned))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1007,8 +1007,8 @@ def accumulate_in_place(program: Program) -> Program:
 #: The passes, by name, in the order they run.
 PASSES: dict[str, Callable[[Program], Program]] = {
     "sigmoid": fuse_sigmoids,
-    "shapes": shapes_from_values_kept_anyway,
     "uniform": keep_uniform_adjoints,
+    "shapes": shapes_from_values_kept_anyway,
     "fold": fold_constants,
     "copies": propagate_copies,
     "cse": eliminate_common_subexpressions,

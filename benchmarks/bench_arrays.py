@@ -2,7 +2,7 @@
 
 Run with `make bench` (or `python benchmarks/bench_arrays.py`). Per-call medians in this
 process; the figures that matter are ratios: generated / hand-written gradient (target
-<= 1.2) and gradient / primal (target <= 3). Both gradients are checked equal before timing.
+<= 1.05) and gradient / primal (target <= 3). Both gradients are checked equal before timing.
 """
 
 from __future__ import annotations
