@@ -600,8 +600,12 @@ def _sum_contributions(
         ):
             continue
         expr = body[first].expr
-        for i in at[1:]:
-            expr = accumulated(expr, body[i].expr)
+        terms = [body[i].expr for i in at[1:]]
+        if type(expr) is Neg and type(terms[0]) is not Neg:
+            # -a + b is b - a to the bit (addition commutes, negation is exact): one operation
+            expr, terms = BinOp("-", terms[0], expr.operand), terms[1:]  # type: ignore[union-attr]
+        for term in terms:
+            expr = accumulated(expr, term)
         parts = tuple(p for i in at for p in _parts(body[i]))
         body[last] = replace(body[last], expr=expr, accumulate=False, fused=parts)
         for i in at[:-1]:
@@ -691,8 +695,9 @@ def _inline_read_once(
 def fuse_lines(program: Program) -> Program:
     """Fewer temporaries in scalar code: an adjoint's contributions are summed in one line (the
     seed's dz_T/dz_t = sum over z_t's children), and a value read by just one later line of
-    its sweep is computed inside that line. Every operation and its operands stay the same, so
-    the results are the same to the bit; each line's comment names all the steps it does."""
+    its sweep is computed inside that line. Every operation and its operands stay the same
+    (but for a sum's opening `-s + a`, written `a - s`), so the results are the same to the
+    bit; each line's comment names all the steps it does."""
     if program.grads is None or program.trace.arrays:
         return program
     body = list(program.body)
