@@ -1,10 +1,10 @@
 """adc: a source-to-source reverse-mode automatic differentiation compiler for Python."""
 
-__version__ = "0.1.0"
-
-from .api import Compiled, compile_file, compile_source, grad, value_and_grad  # noqa: E402
-from .check import CheckResult, check_grad  # noqa: E402
-from .errors import CompileError  # noqa: E402
+from .api import Compiled, check_grad, compile_file, compile_source, grad, value_and_grad
+from .core.errors import CompileError
+from .core.version import VERSION as __version__
+from .teach.check import CheckResult
+from .train import optim
 
 __all__ = [
     "__version__",
@@ -15,5 +15,6 @@ __all__ = [
     "compile_file",
     "compile_source",
     "grad",
+    "optim",
     "value_and_grad",
 ]

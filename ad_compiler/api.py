@@ -1,53 +1,62 @@
-"""The visible chain: parse -> reverse -> optimize -> emit -> load, and the Python entry points."""
+"""The Python entry points: compile a file, a source text or a live function; the compiled
+result with its teaching outputs; gradients of live functions and their check."""
 
 from __future__ import annotations
 
 import ast
-import importlib
 import inspect
+import os
 import textwrap
 import types
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from . import cost, emit, graph, load, optimize, parse, report, reverse
-from .errors import CompileError, Source, run_deep
-from .ir import Program, Trace
-from .rules import HELPERS
+from .backend.load import write_atomic
+from .backend.passes import PASSES
+from .core.errors import CompileError, Source, source_lines
+from .frontend.module import read_module
+from .pipeline import Build, build, on_deep_stack, read_source
+from .teach import cost, graph, points
+from .teach import tables as report
+from .teach.check import CheckResult, compare
+from .teach.graph import INSTALL_HINT, PICTURE_FORMATS, GraphvizMissing
+from .teach.points import parse_values
+from .train.loop import parse_settings, plot_history
+from .train.loop import run as run_training
+from .train.loop import setup as setup_training
 
-RESERVED_FUNCTIONS = set(HELPERS)
+__all__ = [
+    "PASSES",
+    "CheckResult",
+    "CompileError",
+    "Compiled",
+    "check_grad",
+    "check_output_path",
+    "check_points",
+    "compile_file",
+    "compile_source",
+    "default_function",
+    "grad",
+    "graph_bytes",
+    "open_function",
+    "parse_settings",
+    "parse_values",
+    "passes_named",
+    "plot_history",
+    "read_source",
+    "run_training",
+    "setup_training",
+    "value_and_grad",
+    "write_output",
+]
 
 
-T = TypeVar("T")
-
-
-@dataclass
-class Compiled:
+class Compiled(Build):
     """A compiled source: its traces, the generated programs and module source, and the module.
 
     Attribute access falls through to the generated module: `compiled.grad_f(1.0, 2.0)`.
     """
-
-    filename: str
-    traces: dict[str, Trace]
-    programs: list[Program]
-    source: str
-    _module: types.ModuleType | None = field(default=None, repr=False)
-
-    @property
-    def module(self) -> types.ModuleType:
-        """The generated module, loaded from a real file."""
-        if self._module is None:
-            self._module = load.load_source(self.source, Path(self.filename).stem)
-        return self._module
-
-    def load_in_memory(self) -> types.ModuleType:
-        """The generated module, loaded without writing any file (what the CLI uses)."""
-        if self._module is None:
-            self._module = load.load_in_memory(self.source, Path(self.filename).stem)
-        return self._module
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -82,8 +91,8 @@ class Compiled:
         `adc run` prints them; `notation` 'v' (v_i) or 'z' (the slide's z_t)."""
         name = self.function_name(function)
         trace = self.traces[name]
-        inputs = report.point(trace, dict(values or {}), self.filename)
-        report.primal_values(trace, inputs, self.filename)  # outside the domain: located
+        inputs = points.point(trace, dict(values or {}), self.filename)
+        points.primal_values(trace, inputs, self.filename)  # outside the domain: located
         value, grads = getattr(self.module, f"value_and_grad_{name}")(*inputs.values())
         wrt = next(p.wrt for p in self.programs if p.name == name)
         return report.run_report(trace, inputs, value, grads, notation, self.filename, wrt)
@@ -99,7 +108,7 @@ class Compiled:
         """The computation graph, as `adc graph` draws it; with `values`, each node's value
         and adjoint there. `partials` labels each edge with dz_c/dz_t."""
         trace = self.traces[self.function_name(function)]
-        inputs = report.point(trace, dict(values), self.filename) if values else None
+        inputs = points.point(trace, dict(values), self.filename) if values else None
         return graph.computation_graph(trace, inputs, notation, partials, self.filename)
 
     def cost_report(
@@ -122,30 +131,6 @@ class Compiled:
         return cost.cost_report(trace, self.source, module, chosen, note, repeat)
 
 
-def _check_generated_names(mod: parse.Module) -> None:
-    """Reject a function whose name is one adc generates for another (`grad_f` beside `f`), or
-    one of the array helpers generated code calls."""
-    generated: dict[str, str] = {}
-    for name in mod.functions:
-        if name in RESERVED_FUNCTIONS:
-            raise mod.source.error(
-                mod.functions[name],
-                f"function name `{name}` would shadow what the generated code calls",
-                f"rename `{name}`",
-            )
-        for made in (name, f"grad_{name}", f"value_and_grad_{name}"):
-            if made in generated and generated[made] != name:
-                other = generated[made]
-                clash = name if made != name else other
-                raise mod.source.error(
-                    mod.functions[clash],
-                    f"function name `{made}` clashes with the gradient adc generates for "
-                    f"`{other if made != other else name}`",
-                    f"rename `{made}`",
-                )
-            generated[made] = name
-
-
 def compile_source(
     text: str,
     filename: str = "<source>",
@@ -155,87 +140,10 @@ def compile_source(
     backend: str = "python",
 ) -> Compiled:
     """Compile source text: every function (or only `function`), gradients w.r.t. `wrt`, with
-    the optimisation passes named in `passes` (default: all of optimize.PASSES), as plain
-    Python or (backend 'numba', scalar functions only) compiled by numba."""
-
-    def work() -> Compiled:
-        mod = parse.read_module(Source(text, filename))
-        names = list(mod.functions)
-        if function is not None:
-            if function not in mod.functions:
-                raise CompileError(
-                    f"no function `{function}` in {filename}",
-                    filename=filename,
-                    hint="functions here: " + ", ".join(names),
-                )
-            names = [function]
-        _check_generated_names(mod)
-        traces = {n: parse.lower_function(mod, n) for n in names}
-        programs: list[Program] = []
-        for name, trace in traces.items():
-            selected = list(wrt) if wrt else None
-            if selected is not None:
-                for w in selected:
-                    if w not in trace.params:
-                        raise mod.source.error(
-                            mod.functions[name],
-                            f"`{name}` has no parameter `{w}` to differentiate by",
-                            "parameters: " + ", ".join(trace.params),
-                        )
-            programs += optimize.optimize_programs(reverse.programs(trace, selected), passes)
-        if backend == "numba":
-            _check_numba(mod, traces)
-        source = emit.module_source(programs, Path(filename).name, parse.identifiers(mod), backend)
-        return Compiled(filename, traces, programs, source)
-
-    return on_deep_stack(work, filename)
-
-
-def _check_numba(mod: parse.Module, traces: dict[str, Trace]) -> None:
-    """The numba backend compiles scalar code: no numpy arrays, and numba installed."""
-    for name, trace in traces.items():
-        if trace.arrays:
-            raise mod.source.error(
-                mod.functions[name],
-                f"the numba backend compiles scalar functions only; `{name}` is array code",
-                "compile array code with the default backend (leave out --backend numba)",
-            )
-    try:
-        importlib.import_module("numba")
-    except ImportError:
-        raise CompileError(
-            "the numba backend needs numba, which is not installed",
-            filename=mod.source.filename,
-            hint="pip install numba (or the project's extra: pip install 'adc[numba]')",
-        ) from None
-
-
-def on_deep_stack(work: Callable[[], T], filename: str) -> T:
-    """Run compiler work on the deep stack; exhausting even that is a located error."""
-    try:
-        return run_deep(work)
-    except (RecursionError, MemoryError) as exc:
-        raise CompileError(
-            f"the input is too large or deeply nested to compile ({type(exc).__name__})",
-            filename=filename,
-            hint="split the expression into several assignments",
-        ) from None
-
-
-def read_source(path: str | Path) -> str:
-    """The text of a source file; a missing or undecodable file is a CompileError."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise CompileError(f"no such file: {p}", filename=str(p), hint="check the path") from None
-    except IsADirectoryError:
-        raise CompileError(f"{p} is a directory", filename=str(p), hint="name a .py file") from None
-    except OSError as exc:
-        raise CompileError(
-            f"cannot read {p}: {exc.strerror}", filename=str(p), hint="check its permissions"
-        ) from None
-    return parse.decode(data, str(p))
+    the optimisation passes named in `passes` (default: all of them), as plain Python or
+    (backend 'numba', scalar functions only) compiled by numba."""
+    made = build(text, filename, function, wrt, passes, backend)
+    return Compiled(made.filename, made.traces, made.programs, made.source)
 
 
 def compile_file(
@@ -310,11 +218,181 @@ def value_and_grad(
     return getattr(_compile_live(fn, wrt).module, f"value_and_grad_{fn.__name__}")
 
 
-__all__ = [
-    "Compiled",
-    "compile_source",
-    "compile_file",
-    "read_source",
-    "grad",
-    "value_and_grad",
-]
+def check_grad(
+    fn: Callable[..., float], *args: float, tol: float = 1e-6, wrt: Sequence[str] | None = None
+) -> CheckResult:
+    """Compile `fn`, and check its generated gradient at `args` against finite differences
+    of `fn` itself."""
+    params = list(inspect.signature(fn).parameters)
+    if len(args) != len(params):
+        raise TypeError(f"{fn.__name__} takes {len(params)} arguments, got {len(args)}")
+    compiled = _compile_live(fn, wrt)
+    gradient = getattr(compiled.module, f"grad_{fn.__name__}")(*args)
+    point = dict(zip(params, args))
+    return compare(fn.__name__, fn, gradient, point, list(wrt or params), tol)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the `adc` command does, less its argument parsing and printing
+# ---------------------------------------------------------------------------------------------
+
+
+def default_function(text: str, filename: str) -> str:
+    """The function a command works on by default: the last one no other function calls."""
+
+    def pick() -> str:
+        mod = read_module(Source(text, filename))
+        called: set[str] = set()
+        for fdef in mod.functions.values():
+            for node in ast.walk(fdef):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                    if node.func.id != fdef.name:
+                        called.add(node.func.id)
+        roots = [n for n in mod.functions if n not in called]
+        return (roots or list(mod.functions))[-1]
+
+    return on_deep_stack(pick, filename)
+
+
+def open_function(path: str, function: str | None = None) -> tuple[Compiled, str]:
+    """The file at `path` compiled for one function (by default its main one), and its name."""
+    text = read_source(path)
+    if function is None:
+        function = default_function(text, path)
+    return compile_source(text, path, function), function
+
+
+def passes_named(spec: str | None, filename: str) -> list[str] | None:
+    """The optimisation passes a `--passes` value names: all (None), none, or a comma-separated
+    list of PASSES."""
+    if spec is None or spec.strip() == "all":
+        return None
+    if spec.strip() == "none":
+        return []
+    names = [p.strip() for p in spec.split(",") if p.strip()]
+    for name in names:
+        if name not in PASSES:
+            raise CompileError(
+                f"unknown optimisation pass `{name}`",
+                filename=filename,
+                hint=f"--passes takes all, none or some of: {', '.join(PASSES)}",
+            )
+    return names
+
+
+def check_output_path(source: str | Path, output: str | Path, filename: str) -> Path:
+    """`output` as a path adc may write: not the source itself, not a directory, in a
+    directory that exists."""
+    src, out = Path(source), Path(output)
+    if _same_file(src, out):
+        raise CompileError(
+            f"refusing to overwrite the input file {filename}",
+            filename=filename,
+            hint="choose another output with -o",
+        )
+    if out.is_dir():
+        raise CompileError(
+            f"the output {out} is a directory",
+            filename=filename,
+            hint="name a file, e.g. -o f_grad.py",
+        )
+    if out.parent and not out.parent.exists():
+        raise CompileError(
+            f"output directory {out.parent} does not exist",
+            filename=filename,
+            hint="create it first",
+        )
+    return out
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if b.exists() and os.path.samefile(a, b):
+            return True
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def write_output(path: Path, data: str | bytes, filename: str) -> None:
+    """Write `data` to `path` atomically; a failure is a CompileError at `filename`."""
+    try:
+        write_atomic(path, data)
+    except OSError as exc:
+        raise CompileError(
+            f"cannot write {path}: {exc.strerror}", filename=filename, hint="check the path"
+        ) from None
+
+
+def graph_bytes(drawing: graph.Graph, output: str, filename: str) -> bytes:
+    """The computation graph as the file `output` names it: DOT text, or an SVG or PNG
+    picture drawn by Graphviz."""
+    kind = Path(output).suffix.lower().lstrip(".")
+    if kind not in ("dot", "gv", *PICTURE_FORMATS):
+        raise CompileError(
+            f"cannot tell the picture format of {output}",
+            filename=filename,
+            hint="name the output OUT.dot (needs nothing), OUT.svg or OUT.png (need Graphviz)",
+        )
+    if kind not in PICTURE_FORMATS:
+        return drawing.to_dot().encode("utf-8")
+    try:
+        return drawing.picture(kind)
+    except GraphvizMissing as exc:
+        raise CompileError(
+            f"writing {output} needs Graphviz, but {exc.missing}",
+            filename=filename,
+            hint=f"{INSTALL_HINT}; -o OUT.dot needs neither",
+        ) from None
+
+
+def check_points(
+    compiled: Compiled,
+    function: str,
+    values: Mapping[str, Any],
+    *,
+    tol: float = 1e-6,
+    count: int = 5,
+    seed: int = 0,
+) -> list[CheckResult]:
+    """The generated gradient of `function` against finite differences of its generated
+    primal, at `values` (the rest from the defaults) or at `count` random points where the
+    function is defined."""
+    filename = compiled.filename
+    trace = compiled.traces[function]
+    module = compiled.load_in_memory()
+    primal = getattr(module, function)
+    gradient = getattr(module, f"grad_{function}")
+    points.check_parameters(values, trace, filename)
+    if values:
+        chosen = [points.point(trace, values, filename)]
+    else:
+        chosen = points.random_points(primal, trace.params, trace.defaults, count, seed)
+        if not chosen:
+            raise CompileError(
+                f"found no point where `{function}` is defined",
+                filename=filename,
+                line=trace.line,
+                source_line=_line(trace.source_text, trace.line),
+                hint="pass a point: " + " ".join(f"{p}=VALUE" for p in trace.params),
+            )
+    results = []
+    for at in chosen:
+        try:
+            grads = gradient(*at.values())
+        except (ArithmeticError, ValueError) as exc:
+            raise CompileError(
+                f"the gradient fails at this point: {exc}",
+                filename=filename,
+                line=trace.line,
+                source_line=_line(trace.source_text, trace.line),
+                hint="choose a point inside the function's domain",
+            ) from None
+        results.append(compare(function, primal, grads, at, trace.params, tol))
+    return results
+
+
+def _line(text: str, line: int) -> str:
+    """Line `line` of a source text, or ''."""
+    lines = source_lines(text)
+    return lines[line - 1] if 0 < line <= len(lines) else ""

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import ad_compiler  # noqa: E402
-from ad_compiler.optimize import PASSES  # noqa: E402
+from ad_compiler.backend.passes import PASSES  # noqa: E402
 
 
 def interleaved(fns: list[Callable[..., Any]], args: tuple, rounds: int = 21) -> list[list[float]]:

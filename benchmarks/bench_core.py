@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import ad_compiler  # noqa: E402
-from ad_compiler.optimize import PASSES  # noqa: E402
+from ad_compiler.backend.passes import PASSES  # noqa: E402
 
 
 def per_call(fn: Callable[..., Any], args: tuple, repeat: int = 7) -> float:

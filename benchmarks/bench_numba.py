@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_core import chain_of  # noqa: E402
 
 import ad_compiler  # noqa: E402
-from ad_compiler.load import write_atomic  # noqa: E402
+from ad_compiler.backend.load import write_atomic  # noqa: E402
 
 POINT = (0.3, 0.7)
 

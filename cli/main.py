@@ -1,12 +1,9 @@
-"""`adc`: thin click commands over ad_compiler's api and report."""
+"""`adc`: the command line. Argument parsing and printing only; the work is ad_compiler.api's."""
 
 from __future__ import annotations
 
-import ast
 import functools
 import json
-import os
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,16 +11,8 @@ from typing import Any, TypeVar
 
 import click
 
-from ad_compiler import __version__
-from ad_compiler.api import Compiled, compile_source, on_deep_stack, read_source
-from ad_compiler.check import compare, random_points
-from ad_compiler.errors import CompileError, Source, source_lines
-from ad_compiler.graph import INSTALL_HINT, PICTURE_FORMATS, GraphvizMissing
-from ad_compiler.load import write_atomic
-from ad_compiler.optimize import PASSES
-from ad_compiler.parse import Module, read_module
-from ad_compiler.report import check_parameters, trace_dict, trace_text
-from ad_compiler.report import point as point_of
+from ad_compiler import __version__, api
+from ad_compiler.api import CompileError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,60 +48,6 @@ def clean_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _default_function(mod: Module) -> str:
-    """The function a command works on by default: the last one no other function calls."""
-    called: set[str] = set()
-    for fdef in mod.functions.values():
-        for node in ast.walk(fdef):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                if node.func.id != fdef.name:
-                    called.add(node.func.id)
-    roots = [n for n in mod.functions if n not in called]
-    return (roots or list(mod.functions))[-1]
-
-
-def _main_function(text: str, file: str) -> str:
-    """The default function of a source, found on the compiler's deep stack."""
-    return on_deep_stack(lambda: _default_function(read_module(Source(text, file))), file)
-
-
-def _compile(
-    file: str,
-    function: str | None,
-    wrt: list[str] | None = None,
-    backend: str = "python",
-    passes: list[str] | None = None,
-) -> Compiled:
-    text = read_source(file)
-    return compile_source(text, file, function, wrt, passes=passes, backend=backend)
-
-
-def _passes(spec: str | None, file: str) -> list[str] | None:
-    """The optimisation passes `--passes` names: all (None), none, or a comma-separated list."""
-    if spec is None or spec.strip() == "all":
-        return None
-    if spec.strip() == "none":
-        return []
-    names = [p.strip() for p in spec.split(",") if p.strip()]
-    for name in names:
-        if name not in PASSES:
-            raise CompileError(
-                f"unknown optimisation pass `{name}`",
-                filename=file,
-                hint=f"--passes takes all, none or some of: {', '.join(PASSES)}",
-            )
-    return names
-
-
-def _pick(file: str, function: str | None) -> tuple[Compiled, str]:
-    text = read_source(file)
-    if function is None:
-        function = _main_function(text, file)
-    compiled = compile_source(text, file, function)
-    compiled.traces[function].source_text = text
-    return compiled, function
-
-
 @click.group()
 @click.version_option(__version__, prog_name="adc")
 def main() -> None:
@@ -135,7 +70,7 @@ def main() -> None:
     "--passes",
     "passes",
     metavar="all|none|P1,P2",
-    help=f"Optimisation passes to run (default all: {', '.join(PASSES)}).",
+    help=f"Optimisation passes to run (default all: {', '.join(api.PASSES)}).",
 )
 @clean_errors
 def compile_cmd(
@@ -148,44 +83,18 @@ def compile_cmd(
 ) -> None:
     """Write a module with f, grad_f and value_and_grad_f for every function in FILE."""
     names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
-    compiled = _compile(file, function, names, backend, _passes(passes, file))
-    if output == "-":
+    chosen = api.passes_named(passes, file)
+    out = None
+    if output != "-":
+        src = Path(file)
+        out = api.check_output_path(src, output or src.with_name(f"{src.stem}_grad.py"), file)
+    compiled = api.compile_source(api.read_source(file), file, function, names, chosen, backend)
+    if out is None:
         click.echo(compiled.source, nl=False)
         return
-    src = Path(file)
-    out = Path(output) if output else src.with_name(f"{src.stem}_grad.py")
-    _check_output(src, out, file)
-    write_atomic(out, compiled.source)
+    api.write_output(out, compiled.source, file)
     made = ", ".join(p.name for p in compiled.programs)
     click.echo(f"wrote {out} ({made})", err=True)
-
-
-def _check_output(src: Path, out: Path, file: str) -> None:
-    """An output path adc may write: not the input, not a directory, in a directory that
-    exists."""
-    if _same_file(src, out):
-        raise CompileError(
-            f"refusing to overwrite the input file {file}",
-            filename=file,
-            hint="choose another output with -o",
-        )
-    if out.is_dir():
-        raise CompileError(
-            f"the output {out} is a directory", filename=file, hint="name a file, e.g. -o f_grad.py"
-        )
-    if out.parent and not out.parent.exists():
-        raise CompileError(
-            f"output directory {out.parent} does not exist", filename=file, hint="create it first"
-        )
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if b.exists() and os.path.samefile(a, b):
-            return True
-    except OSError:
-        pass
-    return a.resolve() == b.resolve()
 
 
 @main.command("trace")
@@ -195,71 +104,12 @@ def _same_file(a: Path, b: Path) -> bool:
 @clean_errors
 def trace_cmd(file: str, function: str | None, fmt: str) -> None:
     """Print the SSA trace z1..zT of a function in the seed's computation model."""
-    compiled, function = _pick(file, function)
-    trace = compiled.traces[function]
+    compiled, function = api.open_function(file, function)
+    report = compiled.trace_report(function)
     if fmt == "json":
-        click.echo(json.dumps(trace_dict(trace), indent=2))
+        click.echo(json.dumps(report.to_dict(), indent=2))
     else:
-        click.echo(trace_text(trace))
-
-
-def _parse_values(pairs: tuple[str, ...], file: str) -> dict[str, Any]:
-    """NAME=VALUE arguments: a number, a list literal, zeros(...)/ones(...), or @FILE."""
-    values: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        if not sep or not name.strip():
-            raise CompileError(
-                f"cannot read the argument `{pair}`",
-                filename=file,
-                hint="write NAME=VALUE, e.g. x1=2, w=zeros(30), X=@data.npy or v=[1, 2]",
-            )
-        values[name.strip()] = _value(text.strip(), name.strip(), file)
-    return values
-
-
-def _value(text: str, name: str, file: str) -> Any:
-    import numpy as np
-
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    if text.startswith("@"):
-        return _load_array(Path(text[1:]), name, file)
-    match = re.fullmatch(r"(zeros|ones)\(\s*\(?([\d\s,]*)\)?\s*\)", text)
-    if match:
-        dims = tuple(int(d) for d in match.group(2).replace(" ", "").split(",") if d)
-        return (np.zeros if match.group(1) == "zeros" else np.ones)(dims)
-    try:
-        literal = ast.literal_eval(text)
-        array = np.array(literal, dtype=float)
-    except (ValueError, SyntaxError, TypeError):
-        raise CompileError(
-            f"`{text}` is not a value (for {name})",
-            filename=file,
-            hint="a number, a list like [1, 2], zeros(3), ones(2, 3) or @file.npy",
-        ) from None
-    return array
-
-
-def _load_array(path: Path, name: str, file: str) -> Any:
-    import numpy as np
-
-    try:
-        if path.suffix == ".npy":
-            return np.load(path, allow_pickle=False).astype(float)
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as archive:
-                keys = list(archive.keys())
-                return archive[name if name in keys else keys[0]].astype(float)
-        return np.loadtxt(path, delimiter="," if path.suffix == ".csv" else None, ndmin=1)
-    except (OSError, ValueError) as exc:
-        raise CompileError(
-            f"cannot load {path} (for {name}): {exc}",
-            filename=file,
-            hint="give a .npy, .npz or numeric .csv file",
-        ) from None
+        click.echo(report.to_text())
 
 
 @main.command("run")
@@ -281,9 +131,10 @@ def run_cmd(
     explain: bool,
 ) -> None:
     """Compile, run at NAME=VALUE ... and print the primal and adjoint traces."""
-    compiled, function = _pick(file, function)
+    compiled, function = api.open_function(file, function)
     compiled.load_in_memory()
-    report = compiled.run_report(_parse_values(values, file), function=function, notation=notation)
+    given = api.parse_values(values, file)
+    report = compiled.run_report(given, function=function, notation=notation)
     if fmt == "json":
         click.echo(report.to_json(explain))
     elif fmt == "markdown":
@@ -314,40 +165,16 @@ def graph_cmd(
 ) -> None:
     """Draw the computation graph of a function's trace: inputs, one node per step, one edge
     per argument. With NAME=VALUE ..., each node's value and adjoint at that point."""
-    compiled, function = _pick(file, function)
-    given = _parse_values(values, file)
+    compiled, function = api.open_function(file, function)
+    given = api.parse_values(values, file)
     graph = compiled.computation_graph(
         given or None, function=function, notation=notation, partials=partials
     )
     if output is None or output == "-":
         click.echo(graph.to_dot(), nl=False)
         return
-    out = Path(output)
-    kind = out.suffix.lower().lstrip(".")
-    if kind not in ("dot", "gv", *PICTURE_FORMATS):
-        raise CompileError(
-            f"cannot tell the picture format of {output}",
-            filename=file,
-            hint="name the output OUT.dot (needs nothing), OUT.svg or OUT.png (need Graphviz)",
-        )
-    _check_output(Path(file), out, file)
-    if kind in PICTURE_FORMATS:
-        try:
-            data = graph.picture(kind)
-        except GraphvizMissing as exc:
-            raise CompileError(
-                f"writing {output} needs Graphviz, but {exc.missing}",
-                filename=file,
-                hint=f"{INSTALL_HINT}; -o OUT.dot needs neither",
-            ) from None
-    else:
-        data = graph.to_dot().encode("utf-8")
-    try:
-        write_atomic(out, data)
-    except OSError as exc:
-        raise CompileError(
-            f"cannot write {output}: {exc.strerror}", filename=file, hint="check the path"
-        ) from None
+    out = api.check_output_path(file, output, file)
+    api.write_output(out, api.graph_bytes(graph, output, file), file)
     click.echo(f"wrote {out} ({graph.title()})", err=True)
 
 
@@ -360,9 +187,9 @@ def cost_cmd(file: str, values: tuple[str, ...], function: str | None) -> None:
     """The seed's complexity facts: V, E, T, the operations of the generated primal and
     gradient by kind against the Baur-Strassen bound, a naive forward-mode gradient's, and the
     measured times (at NAME=VALUE ..., the defaults, or a random point)."""
-    compiled, function = _pick(file, function)
+    compiled, function = api.open_function(file, function)
     compiled.load_in_memory()
-    report = compiled.cost_report(_parse_values(values, file), function=function)
+    report = compiled.cost_report(api.parse_values(values, file), function=function)
     click.echo(report.to_text())
 
 
@@ -379,50 +206,12 @@ def check_cmd(
 ) -> None:
     """Check the generated gradient against finite differences at NAME=VALUE ... or at random
     points. Exits 1 when an error exceeds --tol."""
-    compiled, function = _pick(file, function)
-    trace = compiled.traces[function]
-    module = compiled.load_in_memory()
-    primal = getattr(module, function)
-    gradient = getattr(module, f"grad_{function}")
-    given = _parse_values(values, file)
-    check_parameters(given, trace, file)
-    if given:
-        chosen = [point_of(trace, given, file)]
-    else:
-        chosen = random_points(primal, trace.params, trace.defaults, points, seed)
-        if not chosen:
-            raise CompileError(
-                f"found no point where `{function}` is defined",
-                filename=file,
-                line=trace.line,
-                source_line=_line(file, trace.line),
-                hint="pass a point: " + " ".join(f"{p}=VALUE" for p in trace.params),
-            )
-    results = []
-    for point in chosen:
-        try:
-            grads = gradient(*point.values())
-        except (ArithmeticError, ValueError) as exc:
-            raise CompileError(
-                f"the gradient fails at this point: {exc}",
-                filename=file,
-                line=trace.line,
-                source_line=_line(file, trace.line),
-                hint="choose a point inside the function's domain",
-            ) from None
-        results.append(compare(function, primal, grads, point, trace.params, tol))
+    compiled, function = api.open_function(file, function)
+    given = api.parse_values(values, file)
+    results = api.check_points(compiled, function, given, tol=tol, count=points, seed=seed)
     click.echo("\n\n".join(r.to_text() for r in results))
     if not all(r.ok for r in results):
         sys.exit(1)
-
-
-def _line(file: str, line: int) -> str:
-    """Line `line` of a readable source file, or ''."""
-    try:
-        lines = source_lines(read_source(file))
-    except CompileError:
-        return ""
-    return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
 @main.command("train")
@@ -480,9 +269,7 @@ def train_cmd(
 ) -> None:
     """Train FILE's loss on a data set: X and y receive the data, parameters with defaults are
     hyperparameters (--set), the others are trained. Progress on stderr, the report on stdout."""
-    from ad_compiler import train as training
-
-    plan = training.setup(
+    plan = api.setup_training(
         file,
         data=source,
         function=function,
@@ -493,7 +280,7 @@ def train_cmd(
         seed=seed,
         shapes=list(shapes),
         init=init,
-        settings=training.parse_settings(settings, file),
+        settings=api.parse_settings(settings, file),
         labels=labels,
         positive=positive,
         classify=classify,
@@ -509,9 +296,9 @@ def train_cmd(
         show_pos=True,
         item_show_func=_train_loss_text,
     ) as bar:
-        result = training.run(plan, lambda epoch, loss: bar.update(1, loss))
+        result = api.run_training(plan, lambda epoch, loss: bar.update(1, loss))
     if plot:
-        training.plot_history(result, plot)
+        api.plot_history(result, plot)
         click.echo(f"wrote {plot}", err=True)
     click.echo(result.report())
 

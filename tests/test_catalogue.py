@@ -24,6 +24,7 @@ import ast
 import io
 import re
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -1147,17 +1148,19 @@ def _parameters(fdef: ast.FunctionDef) -> set[str]:
 
 
 class _Templates:
-    """Message templates of one module: lists of pieces."""
+    """Message templates of one module, whose tables of messages may be any module's: lists of
+    pieces."""
 
-    def __init__(self, tree: ast.Module, where: str) -> None:
+    def __init__(self, trees: Sequence[ast.Module], where: str) -> None:
         self.where = where
         self.dicts: dict[str, ast.Dict] = {}
-        for node in tree.body:
-            target = node.target if isinstance(node, ast.AnnAssign) else None
-            if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                target = node.targets[0]
-            if isinstance(target, ast.Name) and isinstance(node.value, ast.Dict):
-                self.dicts[target.id] = node.value
+        for tree in trees:
+            for node in tree.body:
+                target = node.target if isinstance(node, ast.AnnAssign) else None
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    target = node.targets[0]
+                if isinstance(target, ast.Name) and isinstance(node.value, ast.Dict):
+                    self.dicts.setdefault(target.id, node.value)
 
     def of(self, node: ast.expr, scope: ast.AST, top: bool = True) -> list[list[Piece]]:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -1223,10 +1226,10 @@ def _scopes(tree: ast.Module) -> dict[ast.AST, ast.AST]:
 def code_templates(root: Path = ROOT) -> dict[str, str]:
     """Every message template in ad_compiler/ and cli/: regex -> where it is."""
     found: dict[str, str] = {}
-    files = sorted((root / "ad_compiler").glob("*.py")) + sorted((root / "cli").glob("*.py"))
-    for path in files:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        templates = _Templates(tree, path.name)
+    files = sorted((root / "ad_compiler").rglob("*.py")) + sorted((root / "cli").rglob("*.py"))
+    trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in files}
+    for path, tree in trees.items():
+        templates = _Templates([tree, *trees.values()], path.name)
         scope_of = _scopes(tree)
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
@@ -1287,17 +1290,20 @@ def test_completeness_checks_catch_a_change(tmp_path: Path) -> None:
     """On a copy of the code with a diagnostic added, one reworded and one removed, both
     checks complain: the new message is uncatalogued and the old ones are stale."""
     for package in ("ad_compiler", "cli"):
-        (tmp_path / package).mkdir()
-        for path in (ROOT / package).glob("*.py"):
-            (tmp_path / package / path.name).write_text(path.read_text(encoding="utf-8"))
-    parse_py = tmp_path / "ad_compiler" / "parse.py"
-    text = parse_py.read_text(encoding="utf-8")
-    for old, new in [
-        ('"division by zero in a constant"', '"the constant divides by zero"'),
-        ('"`raise` is not supported"', '"`raise` is never supported"'),
+        for path in (ROOT / package).rglob("*.py"):
+            copy = tmp_path / path.relative_to(ROOT)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(path.read_text(encoding="utf-8"))
+    for name, old, new in [
+        ("forms.py", '"division by zero in a constant"', '"the constant divides by zero"'),
+        ("fence.py", '"`raise` is not supported"', '"`raise` is never supported"'),
     ]:
+        path = tmp_path / "ad_compiler" / "frontend" / name
+        text = path.read_text(encoding="utf-8")
         assert old in text
-        text = text.replace(old, new)
+        path.write_text(text.replace(old, new), encoding="utf-8")
+    parse_py = tmp_path / "ad_compiler" / "frontend" / "fence.py"
+    text = parse_py.read_text(encoding="utf-8")
     parse_py.write_text(
         text + "\n\ndef _new(src, node, n):\n"
         '    raise src.error(node, f"a brand-new diagnostic for {n}", "a hint")\n',

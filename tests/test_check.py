@@ -7,7 +7,7 @@ import math
 import pytest
 
 import ad_compiler
-from ad_compiler.check import compare, ridders
+from ad_compiler.teach.check import compare, ridders
 
 from .conftest import SAMPLES, run_adc
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from ad_compiler import compile_file
-from ad_compiler.load import write_atomic
-from ad_compiler.optimize import PASSES
-from ad_compiler.report import trace_dict
+from ad_compiler.backend.load import write_atomic
+from ad_compiler.backend.passes import PASSES
+from ad_compiler.teach.tables import trace_dict
 
 from .conftest import SAMPLES, compile_text, run_adc
 

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from ad_compiler.optim import OptimResult, gd, minibatch_sgd, sgd, subgradient_descent
+from ad_compiler.train.optim import OptimResult, gd, minibatch_sgd, sgd, subgradient_descent
 
 N, D = 200, 5
 

@@ -12,8 +12,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from ad_compiler import optimize, parse, reverse
-from ad_compiler.errors import Source
+from ad_compiler.backend import passes as optimize
+from ad_compiler.backend import reverse
+from ad_compiler.backend.passes import arrays, scalar
+from ad_compiler.core.errors import Source
+from ad_compiler.frontend import module as parse
 
 from .conftest import SAMPLES, compile_text
 
@@ -84,11 +87,11 @@ def test_shape_parents_follow_elementwise_steps_and_know_scalars() -> None:
             return s * np.mean(v + 1)
         """
     )
-    parent = optimize.shape_parents(trace)
+    parent = arrays.shape_parents(trace)
     x, A = trace.inputs
     by_op = {s.op: s.index for s in trace.steps}
     assert parent[by_op["exp"]] == x  # exp(-x) has x's shape
-    assert parent[by_op["sum"]] is optimize.SCALAR
+    assert parent[by_op["sum"]] is arrays.SCALAR
     assert parent[by_op["matmul"]] == by_op["matmul"]  # nothing cheaper tells A @ u's shape
     assert parent[x] == x and parent[A] == A
 
@@ -104,7 +107,7 @@ def test_shape_parents_know_a_broadcast_of_shapes_already_seen() -> None:
             return np.mean(np.logaddexp(0, u) - y * u) + np.sum(x + A)
         """
     )
-    parent = optimize.shape_parents(trace)
+    parent = arrays.shape_parents(trace)
     u, y, x, A = trace.inputs
     by_op = {s.op: s.index for s in trace.steps}
     times = by_op["product"]
@@ -487,7 +490,7 @@ def test_copies_disappear_and_the_copied_adjoint_is_read_instead() -> None:
 
 def _program(text: str, lines: list[tuple]):
     """A gradient program of `text`'s trace whose body is `lines`: (target, expr[, accumulate])."""
-    from ad_compiler.ir import Assign, Program
+    from ad_compiler.core.ir import Assign, Program
 
     trace = trace_of(text)
     body = [
@@ -497,7 +500,7 @@ def _program(text: str, lines: list[tuple]):
 
 
 def test_a_copy_is_kept_when_either_name_is_assigned_again() -> None:
-    from ad_compiler.ir import BinOp, Const, Temp, Var
+    from ad_compiler.core.expr import BinOp, Const, Temp, Var
 
     a, b, x = Temp(1), Temp(2), Var(0)
     text = "def f(x):\n    return x * x\n"
@@ -523,7 +526,7 @@ def test_a_shared_computation_is_done_once_in_the_gradient_only() -> None:
 
 
 def test_a_computation_in_a_branch_is_not_hoisted() -> None:
-    from ad_compiler.ir import BinOp, Call, Const, Select, Temp, Var
+    from ad_compiler.core.expr import BinOp, Call, Const, Select, Temp, Var
 
     x = Var(0)
     log = Call("math", "log", (x,))
@@ -600,14 +603,14 @@ def test_a_fused_line_stands_for_at_most_a_few_steps() -> None:
     imports = f"from math import {', '.join(SLOPES)}\n\n"
     c = compile_text(f"{imports}def f(x):\n    return {terms}\n")
     lines = sweep_lines(c.source)
-    assert all(line.partition("  # ")[2].count("; ") < optimize.FUSED_AT_MOST for line in lines)
-    assert sum(line.startswith("xbar = ") for line in lines) >= len(SLOPES) / optimize.FUSED_AT_MOST
+    assert all(line.partition("  # ")[2].count("; ") < scalar.FUSED_AT_MOST for line in lines)
+    assert sum(line.startswith("xbar = ") for line in lines) >= len(SLOPES) / scalar.FUSED_AT_MOST
     exact = sum(slope(0.3) for slope in SLOPES.values())
     assert math.isclose(c.grad_f(0.3)[0], exact, rel_tol=1e-13)
 
 
 def test_fusing_respects_branches_readers_and_reassignment() -> None:
-    from ad_compiler.ir import BinOp, Call, Const, Select, Temp, Var
+    from ad_compiler.core.expr import BinOp, Call, Const, Select, Temp, Var
 
     x, a, b, c = Var(0), Temp(1), Temp(2), Temp(3)
     text = "def f(x):\n    return x * x\n"
@@ -722,14 +725,14 @@ def test_indexed_reads_accumulate_into_the_adjoints_own_array() -> None:
 
 def _accumulating(first: object, *between: tuple):
     """grad_f of an array trace: t1 = first, then `between` lines, then t1 += x; returns t1."""
-    from ad_compiler.ir import Temp, Var
+    from ad_compiler.core.expr import Temp, Var
 
     text = "import numpy as np\n\ndef f(x):\n    return np.sum(x * x)\n"
     return _program(text, [(Temp(1), first), *between, (Temp(1), Var(0), True)])
 
 
 def test_accumulation_is_in_place_only_into_a_new_float64_array_nothing_else_holds() -> None:
-    from ad_compiler.ir import BinOp, Call, Const, Index, Lit, Temp, Var
+    from ad_compiler.core.expr import BinOp, Call, Const, Index, Lit, Temp, Var
 
     x = Var(0)
     mean = Call("adc", "_unmean", (Const(1.0), x, Lit(None), Lit(False)))

@@ -3,7 +3,7 @@
 For every op, tiny one-step traces are built by hand (ir.Step / ir.Trace) for several choices
 of params, and the rule is held against an independent reference written here with `math`:
 
-(a) `rule.primal(step)`, evaluated with `ir.evaluate`, equals the reference value;
+(a) `rule.primal(step)`, evaluated with `evaluate.evaluate`, equals the reference value;
 (b) the local partials that `rule.contributions` produces (adjoint = 1, temporaries defined
     first, in order) equal 4th-order central finite differences of the reference along each
     input, to rtol 1e-7;
@@ -20,7 +20,7 @@ functions) are `ArrayCase`s of the same table `CASES`: a one-step trace (where: 
 and the where step) with `arrays=True`, inputs of given shapes (None: a Python float), run as
 the compiler runs it: `reverse.primal_body` and `reverse.adjoint_body` (so broadcast edges are
 summed back by `_unbroadcast` and Select guards removed, as in generated code), executed with
-`ir.execute` on random inputs and a random adjoint G of the output's shape. Then
+`evaluate.execute` on random inputs and a random adjoint G of the output's shape. Then
 
 (a) the output equals a reference written here with numpy (einsum, explicit formulas and
     Python's own indexing; never the rule's expressions), value and shape;
@@ -46,8 +46,10 @@ import mpmath
 import numpy as np
 import pytest
 
-from ad_compiler import ir, reverse
-from ad_compiler.rules import RULES
+from ad_compiler.backend import reverse
+from ad_compiler.core import evaluate, ir
+from ad_compiler.core import expr as ex
+from ad_compiler.core.primitives import RULES
 
 # ---------------------------------------------------------------------------------------------
 # The independent reference: op -> f(m, params, xs), with m the math namespace to compute in
@@ -588,26 +590,26 @@ def _trace(op: str, params: tuple) -> ir.Trace:
 def _run(step: ir.Step, xs: Sequence[float], gbar: float) -> tuple[Any, list[Any], list[Any]]:
     """(primal value, contributions per argument, `partial` fields per argument)."""
     rule = RULES[step.op]
-    env: dict[Any, Any] = {ir.Var(a): x for a, x in zip(step.args, xs)}
-    value = ir.evaluate(rule.primal(step), env)
-    env[ir.Var(step.index)] = value
-    env[ir.Var(step.index, True)] = gbar
+    env: dict[Any, Any] = {ex.Var(a): x for a, x in zip(step.args, xs)}
+    value = evaluate.evaluate(rule.primal(step), env)
+    env[ex.Var(step.index)] = value
+    env[ex.Var(step.index, True)] = gbar
     counter = itertools.count(1)
 
-    def fresh() -> ir.Temp:
-        return ir.Temp(next(counter))
+    def fresh() -> ex.Temp:
+        return ex.Temp(next(counter))
 
-    temps, edges = rule.contributions(step, ir.Var(step.index, True), fresh)
+    temps, edges = rule.contributions(step, ex.Var(step.index, True), fresh)
     for temp, expr in temps:
         assert temp not in env, f"temporary {temp} defined twice"
-        env[temp] = ir.evaluate(expr, env)
+        env[temp] = evaluate.evaluate(expr, env)
     positions = sorted(i for i, _, _ in edges)
     assert positions == list(range(len(step.args))), f"edges cover positions {positions}"
     contrib: list[Any] = [None] * len(step.args)
     partial: list[Any] = [None] * len(step.args)
     for i, expr, d in edges:
-        contrib[i] = ir.evaluate(expr, env)
-        partial[i] = None if d is None else ir.evaluate(d, env)
+        contrib[i] = evaluate.evaluate(expr, env)
+        partial[i] = None if d is None else evaluate.evaluate(d, env)
     return value, contrib, partial
 
 
@@ -742,31 +744,31 @@ def _check_array_case(op: str, case: ArrayCase, k: int) -> list[str]:
     problems: list[str] = []
     for _ in range(ARRAY_POINTS):
         xs = _array_sample(op, case, rng)
-        env: dict[Any, Any] = {ir.Var(a): x for a, x in zip(trace.inputs, xs)}
+        env: dict[Any, Any] = {ex.Var(a): x for a, x in zip(trace.inputs, xs)}
         at = f"{where} at inputs {[np.round(x, 3).tolist() for x in xs]}"
 
         # (a) the primal, value and shape
         try:
-            ir.execute(reverse.primal_body(trace), env)
+            evaluate.execute(reverse.primal_body(trace), env)
         except Exception as e:  # noqa: BLE001 - reported with the case
             return [f"{at}: the primal raises {e!r}"]
-        value, expected = env[ir.Var(trace.output)], _array_reference(op, case, xs)
+        value, expected = env[ex.Var(trace.output)], _array_reference(op, case, xs)
         if np.shape(value) != np.shape(expected) or not np.allclose(
             value, expected, rtol=1e-12, atol=1e-14
         ):
             return [f"{at}: value {value!r} != reference {expected!r}"]
         if op == "compare":  # piecewise constant: no edges, nothing flows back
-            edges = RULES[op].contributions(step, ir.Var(step.index, True), lambda: ir.Temp(0))
+            edges = RULES[op].contributions(step, ex.Var(step.index, True), lambda: ex.Temp(0))
             if edges != ([], []):
                 problems.append(f"{where}: a comparison has contributions {edges}")
             continue
 
         # (b) the vector-Jacobian product against finite differences along random directions
         gbar = _random_like(expected, rng)
-        env[ir.Var(trace.output, True)] = gbar
+        env[ex.Var(trace.output, True)] = gbar
         try:
-            ir.execute(adjoint, env)
-            gradients = [ir.evaluate(g, env) for g in grads]
+            evaluate.execute(adjoint, env)
+            gradients = [evaluate.evaluate(g, env) for g in grads]
         except Exception as e:  # noqa: BLE001
             return [f"{at}: the adjoint raises {e!r}"]
         for i, (x, g) in enumerate(zip(xs, gradients)):
@@ -843,7 +845,7 @@ def test_rule_against_independent_reference(op: str) -> None:
                 assert _close(contrib[i], fd), f"{where}: d/dx{i} {contrib[i]} != fd {fd}"
                 if partial[i] is not None:
                     assert _close(partial[i], contrib[i], 1e-15, 0), f"{where}: partial field"
-                direct = ir.evaluate(RULES[op].partial(step, i), _env(step, xs, value))
+                direct = evaluate.evaluate(RULES[op].partial(step, i), _env(step, xs, value))
                 assert _close(direct, fd), f"{where}: rule.partial({i}) {direct} != fd {fd}"
 
             # the contributions are linear in the step's adjoint
@@ -902,6 +904,6 @@ def test_rule_against_independent_reference(op: str) -> None:
 
 
 def _env(step: ir.Step, xs: Sequence[float], value: Any) -> dict[Any, Any]:
-    env: dict[Any, Any] = {ir.Var(a): x for a, x in zip(step.args, xs)}
-    env[ir.Var(step.index)] = value
+    env: dict[Any, Any] = {ex.Var(a): x for a, x in zip(step.args, xs)}
+    env[ex.Var(step.index)] = value
     return env

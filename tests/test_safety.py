@@ -275,7 +275,7 @@ def test_input_is_never_executed_in_process(tmp_path: Path, command: str) -> Non
 # 2. The generated module holds only whitelisted names
 # ---------------------------------------------------------------------------------------------
 
-# From ad_compiler/rules.py: what each rule's code and derivative call, per library.
+# From ad_compiler/core/primitives.py: what each rule's code and derivative call, per library.
 MATH_ATTRIBUTES = {
     "sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "sinh", "cosh", "asin", "acos", "atan",
     "log1p", "fabs", "inf", "nan",
@@ -307,10 +307,10 @@ ALLOWED_NODES = (
 
 
 def helpers() -> dict[str, str]:
-    """adc's fixed runtime helpers (rules.HELPERS), if this adc has any."""
-    from ad_compiler import rules
+    """adc's fixed runtime helpers (their source, by name)."""
+    from ad_compiler.core.runtime import HELPERS, helper_source
 
-    return dict(getattr(rules, "HELPERS", {}))
+    return {name: helper_source(name) for name in HELPERS}
 
 
 def user_identifiers(source: str) -> tuple[set[str], set[str]]:

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from ad_compiler import compile_file
-from ad_compiler.report import run_report, trace_dict
+from ad_compiler.teach.tables import run_report, trace_dict
 
 from .conftest import SAMPLES, run_adc
 

@@ -27,9 +27,9 @@ from click.testing import CliRunner
 
 import ad_compiler
 from ad_compiler import compile_file
-from ad_compiler.cost import BAUR_STRASSEN, fitted_slope, naive_gradient, tangent_source
-from ad_compiler.load import load_in_memory
-from ad_compiler.rules import rule
+from ad_compiler.backend.load import load_in_memory
+from ad_compiler.core.primitives import rule
+from ad_compiler.teach.cost import BAUR_STRASSEN, fitted_slope, naive_gradient, tangent_source
 from cli.main import main
 
 from .conftest import ROOT, SAMPLES, run_adc
@@ -501,7 +501,7 @@ def test_latex_compiles_with_an_engine(tmp_path: Path) -> None:
 
 
 def test_latex_escapes_text_and_names() -> None:
-    from ad_compiler.report import _Tex, _tex_text
+    from ad_compiler.teach.tables import _Tex, _tex_text
 
     assert _tex_text("p * x^(p-1) 100% a_b {c} & #") == (r"p * x\^{}(p-1) 100\% a\_b \{c\} \& \#")
     tex = _Tex(compile_file(SAMPLES / "mlp.py").traces["loss"], "z")
@@ -555,7 +555,7 @@ def test_markdown_renders_as_github_tables() -> None:
         assert len(adjoint) == len(report.adjoint) + 1
         assert all(len(row) == (4 if explain else 3) for row in adjoint)
         assert [row[1] for row in adjoint[1:]] == [f"`{r.expr}`" for r in report.adjoint]
-    from ad_compiler.report import _md_code
+    from ad_compiler.teach.tables import _md_code
 
     # a `|` inside a cell is escaped, so the cell stays one cell
     assert _markdown_tables(f"| a |\n|---|\n| {_md_code('x|y')} |\n")[0][1] == ["`x|y`"]
@@ -625,7 +625,7 @@ def test_notebook_shows_the_graph_as_svg() -> None:
 def test_notebook_without_graphviz_shows_dot_and_the_install_hint(monkeypatch) -> None:
     from IPython.core.formatters import DisplayFormatter
 
-    from ad_compiler import graph as graph_module
+    from ad_compiler.teach import graph as graph_module
 
     monkeypatch.setattr(graph_module.shutil, "which", lambda name: None)
     graph = compile_file(SAMPLES / "slide.py").computation_graph()

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from ad_compiler import CompileError
-from ad_compiler import train as training
+from ad_compiler.train import loop as training
 from cli.main import main
 
 from .conftest import ROOT, SAMPLES, run_adc

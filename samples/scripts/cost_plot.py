@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chain import chain_source  # noqa: E402
 
 from ad_compiler import compile_source  # noqa: E402
-from ad_compiler.cost import (  # noqa: E402
+from ad_compiler.teach.cost import (  # noqa: E402
     cost_report,
     fitted_slope,
     naive_gradient,

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from ad_compiler import compile_file  # noqa: E402
-from ad_compiler.report import Row, RunReport  # noqa: E402
+from ad_compiler.teach.tables import Row, RunReport  # noqa: E402
 
 FIGURES = ROOT / "docs" / "figures"
 GRAPHS = {"slide_graph": ({}, False), "slide_graph_values": ({"w1": 1.5, "w2": 0.5}, True)}
@@ -88,7 +88,7 @@ def _display(tex: str) -> str:
 
 
 def _value(row: Row) -> str:
-    from ad_compiler.report import format_value
+    from ad_compiler.teach.tables import format_value
 
     return f"$= {format_value(row.value)}$"
 
@@ -99,7 +99,7 @@ def main() -> None:
     (FIGURES / "baydin_table.tex").write_text(latex, encoding="utf-8")
     digest = hashlib.sha256(latex.encode("utf-8")).hexdigest()
     draw_table(report, FIGURES / "baydin_table.png", digest)
-    from ad_compiler.graph import graphviz_missing
+    from ad_compiler.teach.graph import graphviz_missing
 
     for stem, dot in slide_graphs().items():
         (FIGURES / f"{stem}.dot").write_text(dot, encoding="utf-8")

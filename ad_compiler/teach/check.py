@@ -8,12 +8,10 @@ estimate is smallest. That controls the step size without a tuning knob.
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from .report import format_value
+from .tables import format_value
 
 _SHRINK = 1.4
 _TABLEAU = 10
@@ -150,45 +148,3 @@ def compare(
     return CheckResult(function, dict(point), rows, tol)
 
 
-def random_points(
-    primal: Callable[..., Any],
-    params: Sequence[str],
-    defaults: Mapping[str, float],
-    count: int,
-    seed: int,
-) -> list[dict[str, float]]:
-    """Up to `count` random points where `primal` returns a finite number."""
-    rng = random.Random(seed)
-    points: list[dict[str, float]] = []
-    for _ in range(200 * count):
-        if len(points) == count:
-            break
-        point = {}
-        for p in params:
-            base = float(defaults.get(p, 0.0))
-            point[p] = base + rng.uniform(-1.0, 1.0) * max(1.0, abs(base))
-        try:
-            value = primal(*point.values())
-        except (ArithmeticError, ValueError):
-            continue
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            points.append(point)
-    return points
-
-
-def check_grad(
-    fn: Callable[..., float], *args: float, tol: float = 1e-6, wrt: Sequence[str] | None = None
-) -> CheckResult:
-    """Compile `fn`, and check its generated gradient at `args` against finite differences
-    of `fn` itself."""
-    import inspect
-
-    from .api import _compile_live
-
-    params = list(inspect.signature(fn).parameters)
-    if len(args) != len(params):
-        raise TypeError(f"{fn.__name__} takes {len(params)} arguments, got {len(args)}")
-    compiled = _compile_live(fn, wrt)
-    gradient = getattr(compiled.module, f"grad_{fn.__name__}")(*args)
-    point = dict(zip(params, args))
-    return compare(fn.__name__, fn, gradient, point, list(wrt or params), tol)

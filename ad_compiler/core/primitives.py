@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ir import (
+from .expr import (
     ONE,
     BinOp,
     Call,
@@ -29,7 +29,6 @@ from .ir import (
     Lit,
     Number,
     Select,
-    Step,
     Temp,
     Var,
     add,
@@ -40,6 +39,7 @@ from .ir import (
     power,
     show_number,
 )
+from .ir import Step
 
 Name = Callable[[int], str]
 FreshTemp = Callable[[], Temp]
@@ -420,122 +420,6 @@ class ConstantPower(Rule):
 # Arrays: reductions, linear algebra, shape changes, indexing, selections
 # ---------------------------------------------------------------------------------------------
 
-# Adjoints that need shape logic call these helpers; their source is written into every
-# generated module that uses them (numpy only), and the reference evaluator runs the same text.
-HELPERS: dict[str, str] = {
-    "_unbroadcast": """
-def _unbroadcast(g, like):
-    \"\"\"Sum g back to the shape of like: the adjoint of numpy broadcasting. The result is g
-    itself or a new array, never a view.\"\"\"
-    if type(g) is np.ndarray and type(like) is np.ndarray and g.shape == like.shape:
-        return g
-    if isinstance(like, (int, float)):
-        if type(g) is float:
-            return g
-        return float(g.sum() if isinstance(g, np.ndarray) else np.sum(g))
-    shape = np.shape(like)
-    if np.shape(g) == shape:
-        return g
-    g = np.broadcast_to(g, np.broadcast_shapes(np.shape(g), shape))
-    lead = np.ndim(g) - len(shape)
-    if lead:
-        g = np.sum(g, axis=tuple(range(lead)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    if axes:
-        return np.sum(g, axis=axes, keepdims=True)
-    return g if lead else g.copy()
-""",
-    "_unsum": """
-def _unsum(g, like, axis, keepdims):
-    \"\"\"The adjoint of np.sum(like, axis): g spread back over the summed axes.\"\"\"
-    if isinstance(like, (int, float)):
-        return float(g)
-    if axis is not None and not keepdims:
-        g = np.expand_dims(g, axis)
-    return np.broadcast_to(g, np.shape(like))
-""",
-    "_unmean": """
-def _unmean(g, like, axis, keepdims):
-    \"\"\"The adjoint of np.mean(like, axis): a new array (or number).\"\"\"
-    shape = np.shape(like)
-    if axis is None and not keepdims and shape:
-        return np.full(shape, g / np.size(like))
-    axes = range(len(shape)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
-    count = 1
-    for a in axes:
-        count *= shape[a]
-    if axis is not None and not keepdims:
-        g = np.expand_dims(g, axis)
-    return np.broadcast_to(g, shape) / count
-""",
-    "_zero": """
-def _zero(like):
-    \"\"\"A zero gradient shaped like `like` (a Python float for a Python number).\"\"\"
-    return 0.0 if isinstance(like, (int, float)) else np.zeros(np.shape(like))
-""",
-    "_sigmoid_neg": """
-def _sigmoid_neg(m):
-    \"\"\"sigmoid(-m) = 1 / (1 + exp(m)); exp overflowing to inf gives the right 0, so no
-    warning.\"\"\"
-    with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(m))
-""",
-    "_unindex": """
-def _unindex(g, like, index):
-    \"\"\"The adjoint of like[index] for a constant basic index (no element repeats).\"\"\"
-    out = np.zeros(np.shape(like))
-    out[index] = g
-    return out
-""",
-    "_matmul_a": """
-def _matmul_a(g, a, b):
-    \"\"\"The adjoint of a in a @ b (vectors, matrices and stacks; batch axes are summed back
-    by _unbroadcast).\"\"\"
-    if np.ndim(b) == 1:
-        return np.multiply.outer(g, b)
-    if np.ndim(a) == 1:
-        return b @ g
-    return g @ np.swapaxes(b, -1, -2)
-""",
-    "_matmul_b": """
-def _matmul_b(g, a, b):
-    \"\"\"The adjoint of b in a @ b (vectors, matrices and stacks; batch axes are summed back
-    by _unbroadcast).\"\"\"
-    if np.ndim(a) == 1:
-        return g * a if np.ndim(b) == 1 else np.expand_dims(a, -1) * np.expand_dims(g, -2)
-    if np.ndim(b) == 1:
-        if np.ndim(a) == 2:
-            return g @ a
-        return (np.swapaxes(a, -1, -2) @ np.expand_dims(g, -1))[..., 0]
-    return np.swapaxes(a, -1, -2) @ g
-""",
-}
-
-_HELPER_NAMESPACE: dict[str, Callable] = {}
-
-
-# The helper arguments read only for their shape (and whether they are Python numbers).
-SHAPE_ARGUMENTS: dict[str, int] = {
-    "_unbroadcast": 1,
-    "_unsum": 1,
-    "_unmean": 1,
-    "_unindex": 1,
-    "_zero": 0,
-}
-
-
-def helper_namespace() -> dict[str, Callable]:
-    """The helpers as functions, from the same source the generated modules hold."""
-    if not _HELPER_NAMESPACE:
-        import numpy
-
-        namespace: dict = {"np": numpy}
-        for text in HELPERS.values():
-            exec(compile(text, "<adc helpers>", "exec"), namespace)
-        _HELPER_NAMESPACE.update({name: namespace[name] for name in HELPERS})
-    return _HELPER_NAMESPACE
-
-
 def _helper(name: str, *args: Expr) -> Expr:
     return Call("adc", name, args)
 
@@ -857,11 +741,8 @@ __all__ = [
     "SOURCE_NAMES",
     "FOLD",
     "fold",
-    "HELPERS",
-    "SHAPE_ARGUMENTS",
     "Rule",
     "rule",
     "lib_of",
     "call",
-    "helper_namespace",
 ]

@@ -40,12 +40,14 @@ from typing import Any
 
 import numpy as np
 
+from ..backend.load import write_atomic
+from ..core.errors import CompileError, Source
+from ..core.ir import Trace
+from ..frontend.fence import decode
+from ..frontend.module import read_module
+from ..pipeline import build as compile_source
+from ..pipeline import read_source
 from . import optim
-from .api import compile_source, read_source
-from .errors import CompileError, Source
-from .ir import Trace
-from .load import write_atomic
-from .parse import decode, read_module
 
 __all__ = [
     "DATASETS",

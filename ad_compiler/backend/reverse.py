@@ -8,20 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .ir import (
-    Assign,
-    Call,
-    Const,
-    Expr,
-    Program,
-    Step,
-    Temp,
-    Trace,
-    Var,
-    add,
-    without_selects,
-)
-from .rules import Edge, rule
+from ..core.expr import Call, Const, Expr, Temp, Var, add, without_selects
+from ..core.ir import Assign, Program, Step, Trace
+from ..core.primitives import Edge, rule
 
 
 def primal_body(trace: Trace) -> list[Assign]:

@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import CompileError, source_lines
-from .ir import (
-    Assign,
+from ..backend.reverse import adjoint_body
+from ..core.evaluate import execute
+from ..core.expr import (
     BinOp,
     Call,
     Const,
@@ -22,20 +22,16 @@ from .ir import (
     Lit,
     Neg,
     Select,
-    Step,
     Temp,
-    Trace,
     Var,
-    evaluate,
-    execute,
     index_text,
-    namer,
     power,
-    show,
     show_number,
 )
-from .reverse import adjoint_body, primal_body
-from .rules import Rule, rule
+from ..core.ir import Assign, Step, Trace, namer
+from ..core.primitives import Rule, rule
+from ..core.printer import show
+from .points import primal_values
 
 # ---------------------------------------------------------------------------------------------
 # The trace listing
@@ -354,55 +350,10 @@ def _json_safe(data: Any) -> Any:
     return data
 
 
-def check_parameters(given: Mapping[str, Any], trace: Trace, filename: str = "") -> None:
-    """Every name in `given` must be a parameter of the trace's function."""
-    for name in given:
-        if name not in trace.params:
-            raise CompileError(
-                f"`{trace.name}` has no parameter `{name}`",
-                filename=filename or "<source>",
-                hint="parameters: " + ", ".join(trace.params),
-            )
 
 
-def point(trace: Trace, given: Mapping[str, Any], filename: str = "") -> dict[str, Any]:
-    """Every parameter's value, in order: given, else its default; a missing one is an error."""
-    check_parameters(given, trace, filename)
-    values: dict[str, Any] = {}
-    for p in trace.params:
-        if p in given:
-            values[p] = given[p]
-        elif p in trace.defaults:
-            values[p] = trace.defaults[p]
-        else:
-            raise CompileError(
-                f"no value for `{p}` and no default",
-                filename=filename or "<source>",
-                hint=f"pass {p}=VALUE",
-            )
-    return values
 
 
-def primal_values(trace: Trace, inputs: Mapping[str, Any], filename: str = "") -> dict:
-    """The value of every variable at `inputs`, by the reference evaluator."""
-    env: dict[Var | Temp, Any] = {Var(trace.input_id(p)): inputs[p] for p in trace.params}
-    for line in primal_body(trace):
-        try:
-            env[line.target] = evaluate(line.expr, env)
-        except (ArithmeticError, ValueError) as exc:
-            step = trace.step(line.step or 0)
-            name = namer(trace, "z")
-            raise CompileError(
-                f"evaluating {name(step.index)} = {rule(step).show(step, name)} failed: {exc}",
-                filename=filename or "<source>",
-                line=step.line,
-                col=max(step.col, 1),
-                source_line=source_lines(trace.source_text)[step.line - 1]
-                if trace.source_text
-                else "",
-                hint="choose a point inside the function's domain",
-            ) from None
-    return env
 
 
 def run_report(

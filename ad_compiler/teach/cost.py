@@ -22,12 +22,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .check import random_points
-from .emit import Names, to_ast
-from .ir import Expr, Trace, Var, add, mul
-from .load import load_in_memory
-from .report import point, primal_values
-from .rules import rule
+from ..backend.emit import Names, to_ast
+from ..backend.load import load_in_memory
+from ..core.expr import Expr, Var, add, mul
+from ..core.ir import Trace
+from ..core.primitives import rule
+from .points import point, primal_values, random_points
 
 # The theorem's constant as Griewank and Walther state it for operation counts (Evaluating
 # Derivatives, 2nd ed., 2008, the cheap gradient principle; Baur and Strassen 1983 prove 3 for

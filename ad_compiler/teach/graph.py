@@ -14,10 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .ir import Trace, Var, evaluate, execute, namer, show
-from .report import format_value, primal_values
-from .reverse import adjoint_body
-from .rules import rule
+from ..backend.reverse import adjoint_body
+from ..core.evaluate import evaluate, execute
+from ..core.expr import Var
+from ..core.ir import Trace, namer
+from ..core.primitives import rule
+from ..core.printer import show
+from .points import primal_values
+from .tables import format_value
 
 PICTURE_FORMATS = ("svg", "png")
 

@@ -1,0 +1,116 @@
+"""The IR: a function as the lecture's SSA trace z_1..z_T (`Step`, `Trace`), and the generated
+functions as lists of statements over it (`Assign`, `Program`).
+
+Variables are integers in the lecture's own numbering: a function of d inputs reads
+v_{1-d}..v_0, and its steps are z_1..z_T (v_1..v_T). Names are chosen only when printing or
+emitting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .expr import Expr, Number, Temp, Var
+
+
+@dataclass(frozen=True)
+class Step:
+    """z_index = op[params](args): one node of the trace, one edge per argument."""
+
+    index: int
+    op: str
+    args: tuple[int, ...]
+    params: tuple[Any, ...]
+    line: int = 0
+    col: int = 0
+
+
+@dataclass
+class Trace:
+    """A function lowered to a straight-line SSA trace z_1..z_T of the seed's model."""
+
+    name: str
+    params: tuple[str, ...]
+    steps: list[Step]
+    output: int
+    defaults: dict[str, Number] = field(default_factory=dict)
+    line: int = 0
+    source_text: str = ""
+    arrays: bool = False  # the file imports numpy, so values may be arrays
+
+    @property
+    def inputs(self) -> list[int]:
+        """The input variables' ids, v_{1-d}..v_0, in parameter order."""
+        d = len(self.params)
+        return [i - d + 1 for i in range(d)]
+
+    def input_id(self, name: str) -> int:
+        """The id of parameter `name`."""
+        return self.params.index(name) - len(self.params) + 1
+
+    @property
+    def edges(self) -> int:
+        """E: the number of edges (arguments read) of the computation graph."""
+        return sum(len(s.args) for s in self.steps)
+
+    def step(self, var: int) -> Step:
+        """The step that defines variable `var` (a step id, not an input)."""
+        return self.steps[var - 1]
+
+
+def namer(trace: Trace, notation: str = "z") -> Callable[[int], str]:
+    """A function giving the display name of a variable id in notation 'z' or 'v'."""
+    params = trace.params
+
+    def name(var: int) -> str:
+        if notation == "v":
+            return f"v{var}"
+        if var <= 0:
+            return params[var + len(params) - 1]
+        return f"z{var}"
+
+    return name
+
+
+@dataclass(frozen=True)
+class Assign:
+    """`target = expr` (or `target = target + expr` when accumulating): one line of code.
+
+    kind is 'primal' (computes step `step`), 'seed' (dz_T/dz_T = 1), 'edge' (the contribution
+    of edge `arg` of step `step` to its parent's adjoint) or 'temp' (a partial product).
+    An accumulation marked `inplace` adds into target's own array (`target += expr`).
+    """
+
+    target: Var | Temp
+    expr: Expr
+    kind: str
+    step: int | None = None
+    arg: int | None = None
+    accumulate: bool = False
+    inplace: bool = False
+    partial: Expr | None = None
+    # A comment replacing the step's own: a str.format template over the names of `note_vars`.
+    note: str = ""
+    note_vars: tuple[int, ...] = ()
+    # The lines of the unfused code this one line stands for, when it stands for several.
+    fused: tuple[Assign, ...] = ()
+
+
+@dataclass
+class Program:
+    """One generated function: its body and what it returns (value, gradient tuple, or both)."""
+
+    name: str
+    trace: Trace
+    body: list[Assign]
+    value: Expr | None
+    grads: tuple[Expr, ...] | None
+    wrt: tuple[str, ...] = ()
+    # releases[i]: the names no later line reads, dropped after line i so arrays free early.
+    releases: dict[int, tuple[Var | Temp, ...]] = field(default_factory=dict)
+
+    def results(self) -> list[Expr]:
+        """Every expression the function returns."""
+        return ([self.value] if self.value is not None else []) + list(self.grads or ())

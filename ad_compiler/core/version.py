@@ -1,0 +1,3 @@
+"""adc's version."""
+
+VERSION = "0.1.0"
