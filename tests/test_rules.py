@@ -49,7 +49,7 @@ import pytest
 from ad_compiler.backend import reverse
 from ad_compiler.core import evaluate, ir
 from ad_compiler.core import expr as ex
-from ad_compiler.core.primitives import RULES
+from ad_compiler.core.primitives import PRIMITIVES as RULES
 
 # ---------------------------------------------------------------------------------------------
 # The independent reference: op -> f(m, params, xs), with m the math namespace to compute in

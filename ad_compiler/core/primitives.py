@@ -1,20 +1,27 @@
-"""THE table of primitives: how each one evaluates, prints and differentiates.
+"""THE table of primitives: one entry per primitive, holding everything about it.
 
-Adding a primitive means adding one entry to `RULES` (and, for a unary function, naming it in
-`SOURCE_NAMES` so the parser accepts it). Every entry is checked by the parametrised test in
-tests/test_rules.py against an independent oracle.
+An entry says how the source spells the primitive (`math.f`, `np.f`, bare after an import, a
+builtin, a method or attribute form), the arguments it takes, how its step computes (`primal`),
+prints (`show`, `tex`) and differentiates (`partial`, `contributions`), whether it returns a new
+array, and which library its code calls. The front end, the passes, emit and the reports read
+all of this from the entry and nowhere else, so adding a primitive means adding one entry to
+`TABLE` and one row to the parametrised test in tests/test_rules.py, which checks every entry
+against an independent oracle.
 
-Step params by op:
+Step params by kind:
     affine   (const, c_1, ..., c_k)        z = const + c_1 x_1 + ... + c_k x_k     Type 1
     product  (p_1, ..., p_k)               z = x_1^p_1 * ... * x_k^p_k              Type 2
     <unary>  (scale, offset, lib)          z = h(scale * x + offset)                Type 3
     cpow     (scale, offset, lib, base)    z = base ** (scale * x + offset)         Type 3
+    <call>   (*statics, consts)            z = f(...): the signature's constant arguments in
+                                           order, then, if operands may be numbers, a tuple with
+                                           each operand's number or None for a variable
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,8 +60,28 @@ TempDef = tuple[Temp, Expr]
 DIRECT_PRODUCT_LIMIT = 4
 
 
-class Rule:
-    """A primitive: evaluation, printing and local partial derivatives."""
+@dataclass(frozen=True)
+class Param:
+    """One argument of a call's signature.
+
+    kind is 'array' (a value, never a number), 'operand' (a value or a number), 'operands'
+    (any number of those, at least `least`), 'condition' (one comparison, not differentiated)
+    or 'static' (a constant known when compiling: a number, a tuple of them, None or a bool;
+    `what` names it in errors, `varargs` collects the positional arguments after it, `convert`
+    normalises it).
+    """
+
+    name: str
+    kind: str
+    what: str = ""
+    varargs: bool = False
+    convert: Callable[[object], object] | None = None
+    least: int = 0
+    optional: bool = False
+
+
+class Primitive:
+    """One primitive: its spellings and signature, evaluation, printing, local partials."""
 
     type: int = 0
     explain: str = ""
@@ -62,6 +89,36 @@ class Rule:
     broadcasting: bool = False
     # Whether z has the broadcast shape of its operands (constants being scalars).
     elementwise: bool = False
+    # 'unary': h(scale * x + offset), its argument folded into the step; 'call': a signature.
+    kind: str = ""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        spellings: Iterable[tuple[str, str]] = (),
+        signature: tuple[Param, ...] = (),
+        fresh: bool = False,
+        tex: str = "",
+        library: str | None = None,
+    ) -> None:
+        self.name = name
+        # (lib, name): lib is 'math', 'numpy', 'builtins', 'method' (x.f()) or 'attribute' (x.T)
+        self.spellings = tuple(spellings)
+        self.signature = signature
+        # Whether the value is a new array (or number) that nothing else holds, never a view.
+        self.fresh = fresh
+        # LaTeX: a function's macro (`\sin`), or a template with {} for the argument.
+        self.tex = tex
+        self._library = library
+
+    def library(self, step: Step) -> str | None:
+        """The library the step's code calls ('math', 'numpy', 'builtins'), if any."""
+        return self._library
+
+    def takes_numbers(self) -> bool:
+        """Whether operands may be numbers, so the step's params end with their pattern."""
+        return any(p.kind in ("operand", "operands") for p in self.signature)
 
     def shape_operands(self, step: Step) -> tuple[int, ...] | None:
         """The variables whose broadcast shape is z's shape: () when z is always a scalar,
@@ -73,7 +130,7 @@ class Rule:
         raise NotImplementedError
 
     def show(self, step: Step, name: Name) -> str:
-        """The step in the seed's notation, e.g. `w1 * w2^-1` or `sin(2*pi*z1)`."""
+        """The step in the lecture's notation, e.g. `w1 * w2^-1` or `sin(2*pi*z1)`."""
         raise NotImplementedError
 
     def partial(self, step: Step, i: int) -> Expr:
@@ -106,7 +163,9 @@ def _scaled(c: Number, x: Expr) -> Expr:
     return mul(Const(c), x)
 
 
-class Affine(Rule):
+class Affine(Primitive):
+    """const + c_1 x_1 + ... + c_k x_k: params (const, c_1, ..., c_k). Written with + - * /."""
+
     type = 1
     broadcasting = True
     elementwise = True
@@ -198,7 +257,9 @@ def _power_partial(x: Expr, p: Number) -> Expr:
     return Select(x, d, Const(math.inf)) if _infinite_at_zero(p) else d
 
 
-class Product(Rule):
+class Product(Primitive):
+    """x_1^p_1 * ... * x_k^p_k: params (p_1, ..., p_k). Written with * / **."""
+
     type = 2
     broadcasting = True
     elementwise = True
@@ -280,17 +341,6 @@ Derivative = Callable[[Expr, Expr, Callable[[str, Expr], Expr]], Expr]
 Singularity = Callable[[Expr, Expr], tuple[Expr, float]]
 
 
-@dataclass(frozen=True)
-class UnaryFunction:
-    """One unary function: its names in each library and its derivative."""
-
-    math_name: str | None
-    numpy_name: str
-    derivative: Derivative
-    formula: str
-    singular: Singularity | None = None
-
-
 def _inside_unit(u: Expr, y: Expr) -> Expr:
     return BinOp("<", _sq(u), ONE)
 
@@ -299,92 +349,10 @@ def _sq(u: Expr) -> Expr:
     return BinOp("*", u, u)
 
 
-_UNARY: dict[str, UnaryFunction] = {
-    "sin": UnaryFunction("sin", "sin", lambda u, y, f: f("cos", u), "cos(u)"),
-    "cos": UnaryFunction("cos", "cos", lambda u, y, f: neg(f("sin", u)), "-sin(u)"),
-    "tan": UnaryFunction("tan", "tan", lambda u, y, f: add(ONE, _sq(y)), "1 + tan(u)^2"),
-    "exp": UnaryFunction("exp", "exp", lambda u, y, f: y, "exp(u)"),
-    "log": UnaryFunction("log", "log", lambda u, y, f: div(ONE, u), "1/u"),
-    "sqrt": UnaryFunction(
-        "sqrt",
-        "sqrt",
-        lambda u, y, f: div(Const(0.5), y),
-        "1/(2 sqrt(u))",
-        lambda u, y: (y, math.inf),
-    ),
-    "tanh": UnaryFunction("tanh", "tanh", lambda u, y, f: BinOp("-", ONE, _sq(y)), "1 - tanh(u)^2"),
-    "sinh": UnaryFunction("sinh", "sinh", lambda u, y, f: f("cosh", u), "cosh(u)"),
-    "cosh": UnaryFunction("cosh", "cosh", lambda u, y, f: f("sinh", u), "sinh(u)"),
-    "asin": UnaryFunction(
-        "asin",
-        "arcsin",
-        lambda u, y, f: div(ONE, f("sqrt", BinOp("-", ONE, _sq(u)))),
-        "1/sqrt(1 - u^2)",
-        lambda u, y: (_inside_unit(u, y), math.inf),
-    ),
-    "acos": UnaryFunction(
-        "acos",
-        "arccos",
-        lambda u, y, f: neg(div(ONE, f("sqrt", BinOp("-", ONE, _sq(u))))),
-        "-1/sqrt(1 - u^2)",
-        lambda u, y: (_inside_unit(u, y), -math.inf),
-    ),
-    "atan": UnaryFunction(
-        "atan", "arctan", lambda u, y, f: div(ONE, BinOp("+", ONE, _sq(u))), "1/(1 + u^2)"
-    ),
-    "log1p": UnaryFunction(
-        "log1p", "log1p", lambda u, y, f: div(ONE, BinOp("+", ONE, u)), "1/(1 + u)"
-    ),
-    "abs": UnaryFunction(None, "abs", lambda u, y, f: f("sign", u), "sign(u), 0 at 0"),
-}
-
-
-def call(lib: str, fn: str, arg: Expr) -> Expr:
-    """A call of unary function `fn` (our name) in library `lib`."""
-    if fn == "sign":
-        if lib == "numpy":
-            return Call("numpy", "sign", (arg,))
-        # 1 * (u > 0) - 1 * (u < 0): numpy booleans (abs of a numpy value) cannot be subtracted
-        positive = BinOp("*", ONE, BinOp(">", arg, Const(0)))
-        return BinOp("-", positive, BinOp("*", ONE, BinOp("<", arg, Const(0))))
-    if fn == "abs" and lib != "numpy":
-        return Call("builtins", "abs", (arg,))
-    spec = _UNARY[fn]
-    return Call(lib, spec.numpy_name if lib == "numpy" else (spec.math_name or fn), (arg,))
-
-
 def _argument(step: Step) -> Expr:
     scale, offset = step.params[0], step.params[1]
     u = mul(Const(scale), Var(step.args[0]))
     return add(u, Const(offset)) if offset else u
-
-
-class Unary(Rule):
-    type = 3
-    elementwise = True
-
-    def __init__(self, fn: str) -> None:
-        self.fn = fn
-        self.explain = f"Type 3 (unary): h'(u) with h = {fn}, h'(u) = {_UNARY[fn].formula}"
-
-    def primal(self, step: Step) -> Expr:
-        return call(step.params[2], self.fn, _argument(step))
-
-    def shape_operands(self, step: Step) -> tuple[int, ...] | None:
-        return () if step.params[2] == "math" else step.args
-
-    def show(self, step: Step, name: Name) -> str:
-        return f"{self.fn}({_show_argument(step, name)})"
-
-    def partial(self, step: Step, i: int) -> Expr:
-        lib = step.params[2]
-        spec = _UNARY[self.fn]
-        u, y = _argument(step), Var(step.index)
-        d = spec.derivative(u, y, lambda f, arg: call(lib, f, arg))
-        if spec.singular is not None and lib != "numpy":
-            test, sign = spec.singular(u, y)
-            d = Select(test, d, Const(sign))
-        return mul(Const(step.params[0]), d)
 
 
 def _show_argument(step: Step, name: Name) -> str:
@@ -399,12 +367,92 @@ def _show_argument(step: Step, name: Name) -> str:
     return text
 
 
-class ConstantPower(Rule):
-    """base ** u for a constant base: a Type 3 function of u."""
+class Unary(Primitive):
+    """h(scale * x + offset) for a function h of one argument: params (scale, offset, lib),
+    lib being the library the source called ('math', 'numpy' or 'builtins')."""
+
+    type = 3
+    elementwise = True
+    kind = "unary"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        math_name: str | None,
+        numpy_name: str,
+        derivative: Derivative,
+        formula: str,
+        singular: Singularity | None = None,
+        also: Iterable[tuple[str, str]] = (),
+        python: Callable[[float], float] | None = None,
+        tex: str = "",
+    ) -> None:
+        spellings = ([("math", math_name)] if math_name else []) + [("numpy", numpy_name)]
+        super().__init__(name, spellings=[*spellings, *also], fresh=True, tex=tex)
+        self.math_name = math_name
+        self.numpy_name = numpy_name
+        self.derivative = derivative
+        self.formula = formula
+        self.singular = singular
+        # Python's own function, which folds constants where the source calls math.
+        self.python = python or getattr(math, math_name or name)
+        self.explain = f"Type 3 (unary): h'(u) with h = {name}, h'(u) = {formula}"
+
+    def library(self, step: Step) -> str | None:
+        return step.params[2]
+
+    def fold(self, lib: str, value: Number) -> Number:
+        """h(value) for a constant, by the library the source calls: numpy's cosh may round
+        differently from math's, and a constant must be the very float the source computes."""
+        if lib != "numpy":
+            return self.python(value)
+        with np.errstate(all="ignore"):
+            return float(getattr(np, self.numpy_name)(value))
+
+    def primal(self, step: Step) -> Expr:
+        return call(step.params[2], self.name, _argument(step))
+
+    def shape_operands(self, step: Step) -> tuple[int, ...] | None:
+        return () if step.params[2] == "math" else step.args
+
+    def show(self, step: Step, name: Name) -> str:
+        return f"{self.name}({_show_argument(step, name)})"
+
+    def partial(self, step: Step, i: int) -> Expr:
+        lib = step.params[2]
+        u, y = _argument(step), Var(step.index)
+        d = self.derivative(u, y, lambda f, arg: call(lib, f, arg))
+        if self.singular is not None and lib != "numpy":
+            test, sign = self.singular(u, y)
+            d = Select(test, d, Const(sign))
+        return mul(Const(step.params[0]), d)
+
+
+def call(lib: str, fn: str, arg: Expr) -> Expr:
+    """A call of unary function `fn` (the table's name) in library `lib`."""
+    if fn == "sign":
+        if lib == "numpy":
+            return Call("numpy", "sign", (arg,))
+        # 1 * (u > 0) - 1 * (u < 0): numpy booleans (abs of a numpy value) cannot be subtracted
+        positive = BinOp("*", ONE, BinOp(">", arg, Const(0)))
+        return BinOp("-", positive, BinOp("*", ONE, BinOp("<", arg, Const(0))))
+    if fn == "abs" and lib != "numpy":
+        return Call("builtins", "abs", (arg,))
+    entry = PRIMITIVES[fn]
+    assert isinstance(entry, Unary)
+    return Call(lib, entry.numpy_name if lib == "numpy" else (entry.math_name or fn), (arg,))
+
+
+class ConstantPower(Primitive):
+    """base ** u for a constant base: a Type 3 function of u. Written with **."""
 
     type = 3
     explain = "Type 3 (unary): h'(u) = log(base) * base^u"
     elementwise = True
+
+    def library(self, step: Step) -> str | None:
+        return step.params[2]
 
     def primal(self, step: Step) -> Expr:
         return BinOp("**", Const(step.params[3]), _argument(step))
@@ -419,6 +467,7 @@ class ConstantPower(Rule):
 # ---------------------------------------------------------------------------------------------
 # Arrays: reductions, linear algebra, shape changes, indexing, selections
 # ---------------------------------------------------------------------------------------------
+
 
 def _helper(name: str, *args: Expr) -> Expr:
     return Call("adc", name, args)
@@ -443,13 +492,21 @@ def _kw(value: object) -> str:
     return "" if value is None else f", axis={value}"
 
 
-class Reduction(Rule):
+class Reduction(Primitive):
     """np.sum / np.mean: params (axis, keepdims). A linear map: Type 1."""
 
     type = 1
+    kind = "call"
     explain = "Type 1 (linear): the adjoint spreads zbar back over the reduced axes"
 
     def __init__(self, fn: str, helper: str) -> None:
+        signature = (
+            Param("a", "array"),
+            Param("axis", "static", "axis", optional=True),
+            Param("keepdims", "static", "keepdims", optional=True, convert=bool),
+        )
+        spellings = (("numpy", fn), ("method", fn))
+        super().__init__(fn, spellings=spellings, signature=signature, fresh=True, library="numpy")
         self.fn, self.helper = fn, helper
 
     def shape_operands(self, step: Step) -> tuple[int, ...] | None:
@@ -476,14 +533,17 @@ class Reduction(Rule):
         return [], [(0, _helper(self.helper, gbar, x, Lit(axis), Lit(keepdims)), None)]
 
 
-class MatMul(Rule):
+class MatMul(Primitive):
     """a @ b (np.matmul, np.dot). Bilinear: Type 2. Stacks broadcast, so edges sum back."""
 
     type = 2
+    kind = "call"
     broadcasting = True
     explain = "Type 2 (product): each factor's adjoint is zbar times the other factor"
 
-    def __init__(self, fn: str) -> None:
+    def __init__(self, fn: str, spellings: tuple[tuple[str, str], ...]) -> None:
+        signature = (Param("a", "array"), Param("b", "array"))
+        super().__init__(fn, spellings=spellings, signature=signature, fresh=True, library="numpy")
         self.fn = fn
 
     def primal(self, step: Step) -> Expr:
@@ -502,11 +562,20 @@ class MatMul(Rule):
         ]
 
 
-class Transpose(Rule):
+class Transpose(Primitive):
     """np.transpose(x, axes) and x.T: params (axes,). Linear: Type 1."""
 
     type = 1
+    kind = "call"
     explain = "Type 1 (linear): the adjoint is transposed back"
+
+    def __init__(self) -> None:
+        signature = (
+            Param("a", "array"),
+            Param("axes", "static", "axes", varargs=True, optional=True),
+        )
+        spellings = (("numpy", "transpose"), ("method", "transpose"), ("attribute", "T"))
+        super().__init__("transpose", spellings=spellings, signature=signature, library="numpy")
 
     def primal(self, step: Step) -> Expr:
         axes = step.params[0]
@@ -532,11 +601,17 @@ class Transpose(Rule):
         return [], [(0, _helper("_unbroadcast", back, x), None)]
 
 
-class Reshape(Rule):
+class Reshape(Primitive):
     """np.reshape(x, shape) and x.reshape(...): params (shape,). Linear: Type 1."""
 
     type = 1
+    kind = "call"
     explain = "Type 1 (linear): the adjoint is reshaped back"
+
+    def __init__(self) -> None:
+        signature = (Param("a", "array"), Param("shape", "static", "shape", varargs=True))
+        spellings = (("numpy", "reshape"), ("method", "reshape"))
+        super().__init__("reshape", spellings=spellings, signature=signature, library="numpy")
 
     def primal(self, step: Step) -> Expr:
         return _np("reshape", Var(step.args[0]), Lit(step.params[0]))
@@ -550,11 +625,14 @@ class Reshape(Rule):
         return [], [(0, _helper("_unbroadcast", back, x), None)]
 
 
-class Subscript(Rule):
+class Subscript(Primitive):
     """x[index] for a constant basic index: params (canonical index,). Linear: Type 1."""
 
     type = 1
     explain = "Type 1 (linear): the adjoint is zbar placed back at the indexed positions"
+
+    def __init__(self) -> None:
+        super().__init__("index", library="numpy")
 
     def primal(self, step: Step) -> Expr:
         return Index(Var(step.args[0]), step.params[0])
@@ -568,15 +646,19 @@ class Subscript(Rule):
         return [], [(0, _helper("_unindex", gbar, x, index), None)]
 
 
-class Binary(Rule):
+class Binary(Primitive):
     """np.logaddexp / np.maximum / np.minimum: params (consts,), a constant per operand or None
     where the operand is a variable."""
 
     type = 3
+    kind = "call"
     broadcasting = True
     elementwise = True
 
     def __init__(self, fn: str, explain: str) -> None:
+        signature = (Param("x1", "operand"), Param("x2", "operand"))
+        spellings = (("numpy", fn),)
+        super().__init__(fn, spellings=spellings, signature=signature, fresh=True, library="numpy")
         self.fn, self.explain = fn, explain
 
     def primal(self, step: Step) -> Expr:
@@ -602,12 +684,24 @@ class Binary(Rule):
         return add(BinOp(win, mine, other), mul(Const(0.5), BinOp("==", mine, other)))
 
 
-class Clip(Rule):
+class Clip(Primitive):
     """np.clip(x, lo, hi) with constant bounds (None for none): params (lo, hi)."""
 
     type = 3
+    kind = "call"
     explain = "Type 3 (unary): the slope is 1 inside [lo, hi] and 0 outside"
     elementwise = True
+
+    def __init__(self) -> None:
+        signature = (
+            Param("a", "array"),
+            Param("a_min", "static", "bound", optional=True),
+            Param("a_max", "static", "bound", optional=True),
+        )
+        spellings = (("numpy", "clip"), ("method", "clip"))
+        super().__init__(
+            "clip", spellings=spellings, signature=signature, fresh=True, library="numpy"
+        )
 
     def primal(self, step: Step) -> Expr:
         lo, hi = step.params
@@ -628,13 +722,21 @@ class Clip(Rule):
         return inside if inside is not None else ONE
 
 
-class Where(Rule):
+class Where(Primitive):
     """np.where(cond, a, b): params (consts,) for the operands (cond, a, b); cond is not
     differentiated. Linear in a and b: Type 1."""
 
     type = 1
+    kind = "call"
     broadcasting = True
     explain = "Type 1 (linear): zbar flows to a where cond holds and to b elsewhere"
+
+    def __init__(self) -> None:
+        signature = (Param("condition", "condition"), Param("x", "operand"), Param("y", "operand"))
+        spellings = (("numpy", "where"),)
+        super().__init__(
+            "where", spellings=spellings, signature=signature, fresh=True, library="numpy"
+        )
 
     def primal(self, step: Step) -> Expr:
         return _np("where", *_operands(step, step.params[0]))
@@ -655,12 +757,15 @@ class Where(Rule):
         return [], edges
 
 
-class Compare(Rule):
+class Compare(Primitive):
     """`a op b` for a condition of np.where: params (op, consts). Not differentiated."""
 
     type = 3
     explain = "a comparison is piecewise constant: its partials are 0"
     elementwise = True
+
+    def __init__(self) -> None:
+        super().__init__("compare", library="numpy")
 
     def primal(self, step: Step) -> Expr:
         a, b = _operands(step, step.params[1])
@@ -679,70 +784,188 @@ class Compare(Rule):
 # The table
 # ---------------------------------------------------------------------------------------------
 
-RULES: dict[str, Rule] = {
-    # Type 1 and Type 2
-    "affine": Affine(),
-    "product": Product(),
-    # Type 3: unary functions
-    **{fn: Unary(fn) for fn in _UNARY},
-    "cpow": ConstantPower(),
+TABLE: tuple[Primitive, ...] = (
+    # Type 1 and Type 2: written with the arithmetic operators
+    Affine("affine"),
+    Product("product"),
+    # Type 3: functions of one argument
+    Unary(
+        "sin",
+        math_name="sin",
+        numpy_name="sin",
+        derivative=lambda u, y, f: f("cos", u),
+        formula="cos(u)",
+        tex=r"\sin",
+    ),
+    Unary(
+        "cos",
+        math_name="cos",
+        numpy_name="cos",
+        derivative=lambda u, y, f: neg(f("sin", u)),
+        formula="-sin(u)",
+        tex=r"\cos",
+    ),
+    Unary(
+        "tan",
+        math_name="tan",
+        numpy_name="tan",
+        derivative=lambda u, y, f: add(ONE, _sq(y)),
+        formula="1 + tan(u)^2",
+        tex=r"\tan",
+    ),
+    Unary(
+        "exp",
+        math_name="exp",
+        numpy_name="exp",
+        derivative=lambda u, y, f: y,
+        formula="exp(u)",
+        tex=r"\exp",
+    ),
+    Unary(
+        "log",
+        math_name="log",
+        numpy_name="log",
+        derivative=lambda u, y, f: div(ONE, u),
+        formula="1/u",
+        tex=r"\ln",
+    ),
+    Unary(
+        "sqrt",
+        math_name="sqrt",
+        numpy_name="sqrt",
+        derivative=lambda u, y, f: div(Const(0.5), y),
+        formula="1/(2 sqrt(u))",
+        singular=lambda u, y: (y, math.inf),
+        tex=r"\sqrt{{{}}}",
+    ),
+    Unary(
+        "tanh",
+        math_name="tanh",
+        numpy_name="tanh",
+        derivative=lambda u, y, f: BinOp("-", ONE, _sq(y)),
+        formula="1 - tanh(u)^2",
+        tex=r"\tanh",
+    ),
+    Unary(
+        "sinh",
+        math_name="sinh",
+        numpy_name="sinh",
+        derivative=lambda u, y, f: f("cosh", u),
+        formula="cosh(u)",
+        tex=r"\sinh",
+    ),
+    Unary(
+        "cosh",
+        math_name="cosh",
+        numpy_name="cosh",
+        derivative=lambda u, y, f: f("sinh", u),
+        formula="sinh(u)",
+        tex=r"\cosh",
+    ),
+    Unary(
+        "asin",
+        math_name="asin",
+        numpy_name="arcsin",
+        also=(("numpy", "asin"),),
+        derivative=lambda u, y, f: div(ONE, f("sqrt", BinOp("-", ONE, _sq(u)))),
+        formula="1/sqrt(1 - u^2)",
+        singular=lambda u, y: (_inside_unit(u, y), math.inf),
+        tex=r"\arcsin",
+    ),
+    Unary(
+        "acos",
+        math_name="acos",
+        numpy_name="arccos",
+        also=(("numpy", "acos"),),
+        derivative=lambda u, y, f: neg(div(ONE, f("sqrt", BinOp("-", ONE, _sq(u))))),
+        formula="-1/sqrt(1 - u^2)",
+        singular=lambda u, y: (_inside_unit(u, y), -math.inf),
+        tex=r"\arccos",
+    ),
+    Unary(
+        "atan",
+        math_name="atan",
+        numpy_name="arctan",
+        also=(("numpy", "atan"),),
+        derivative=lambda u, y, f: div(ONE, BinOp("+", ONE, _sq(u))),
+        formula="1/(1 + u^2)",
+        tex=r"\arctan",
+    ),
+    Unary(
+        "log1p",
+        math_name="log1p",
+        numpy_name="log1p",
+        derivative=lambda u, y, f: div(ONE, BinOp("+", ONE, u)),
+        formula="1/(1 + u)",
+    ),
+    Unary(
+        "abs",
+        math_name=None,
+        numpy_name="abs",
+        also=(("numpy", "absolute"), ("math", "fabs"), ("builtins", "abs")),
+        derivative=lambda u, y, f: f("sign", u),
+        formula="sign(u), 0 at 0",
+        python=abs,
+        tex="|{}|",
+    ),
+    ConstantPower("cpow"),
     # Arrays
-    "sum": Reduction("sum", "_unsum"),
-    "mean": Reduction("mean", "_unmean"),
-    "matmul": MatMul("matmul"),
-    "dot": MatMul("dot"),
-    "transpose": Transpose(),
-    "reshape": Reshape(),
-    "index": Subscript(),
-    "logaddexp": Binary("logaddexp", "Type 3: d/da logaddexp(a, b) = sigmoid(a - b)"),
-    "maximum": Binary("maximum", "Type 3: the larger operand gets zbar (half each at a tie)"),
-    "minimum": Binary("minimum", "Type 3: the smaller operand gets zbar (half each at a tie)"),
-    "clip": Clip(),
-    "where": Where(),
-    "compare": Compare(),
-}
+    Reduction("sum", "_unsum"),
+    Reduction("mean", "_unmean"),
+    MatMul("matmul", (("numpy", "matmul"), ("operator", "@"))),
+    MatMul("dot", (("numpy", "dot"), ("method", "dot"))),
+    Transpose(),
+    Reshape(),
+    Subscript(),
+    Binary("logaddexp", "Type 3: d/da logaddexp(a, b) = sigmoid(a - b)"),
+    Binary("maximum", "Type 3: the larger operand gets zbar (half each at a tie)"),
+    Binary("minimum", "Type 3: the smaller operand gets zbar (half each at a tie)"),
+    Clip(),
+    Where(),
+    Compare(),
+)
 
-# Source spellings of the unary functions, per library, mapped to our op names.
+#: Every primitive by its name in the trace (a step's op).
+PRIMITIVES: dict[str, Primitive] = {p.name: p for p in TABLE}
+
+#: How the source spells a call, (lib, name) -> primitive; lib is 'math', 'numpy', 'builtins',
+#: 'method' (`x.f(...)`), 'attribute' (`x.T`) or 'operator' (`a @ b`).
+SPELLINGS: dict[tuple[str, str], Primitive] = {s: p for p in TABLE for s in p.spellings}
+
+
+def _spelled(lib: str, kind: str) -> dict[str, Primitive]:
+    return {name: p for (where, name), p in SPELLINGS.items() if where == lib and p.kind == kind}
+
+
+#: The unary functions' spellings per library, mapped to their names in the trace.
 SOURCE_NAMES: dict[str, dict[str, str]] = {
-    "math": {spec.math_name: fn for fn, spec in _UNARY.items() if spec.math_name} | {"fabs": "abs"},
-    "numpy": {spec.numpy_name: fn for fn, spec in _UNARY.items()}
-    | {"absolute": "abs", "asin": "asin", "acos": "acos", "atan": "atan"},
+    lib: {name: p.name for name, p in _spelled(lib, "unary").items()} for lib in ("math", "numpy")
 }
-
-# Python's own implementation of each unary function, for folding constants at compile time.
-FOLD: dict[str, Callable[[float], float]] = {
-    fn: (abs if fn == "abs" else getattr(math, spec.math_name or fn)) for fn, spec in _UNARY.items()
-}
+#: numpy's functions that take a signature (`np.sum(x, axis=0)`), and the method forms.
+NUMPY_CALLS: dict[str, Primitive] = _spelled("numpy", "call")
+METHODS: dict[str, Primitive] = _spelled("method", "call")
+#: Builtins the source may call without an import.
+BUILTINS: dict[str, Primitive] = {n: p for (lib, n), p in SPELLINGS.items() if lib == "builtins"}
+#: numpy calls whose value is a new array (or number) nothing else holds.
+FRESH_CALLS = frozenset(n for (lib, n), p in SPELLINGS.items() if lib == "numpy" and p.fresh)
+#: numpy's functions of one argument, elementwise: the value has the argument's shape.
+ELEMENTWISE_CALLS = frozenset(SOURCE_NAMES["numpy"])
+#: LaTeX for a call, by the name the code calls it by.
+TEX: dict[str, str] = {n: p.tex for (lib, n), p in SPELLINGS.items() if p.tex and lib != "method"}
 
 
 def fold(fn: str, lib: str, value: Number) -> Number:
-    """fn(value) for a constant, by the library the source calls: numpy's cosh may round
-    differently from math's, and a constant must be the very float the source computes."""
-    if lib != "numpy":
-        return FOLD[fn](value)
-    with np.errstate(all="ignore"):
-        return float(getattr(np, _UNARY[fn].numpy_name)(value))
+    """Unary function `fn` of a constant, as the library the source calls computes it."""
+    entry = PRIMITIVES[fn]
+    assert isinstance(entry, Unary)
+    return entry.fold(lib, value)
 
 
-def rule(step: Step) -> Rule:
-    """The rule for `step`'s op."""
-    return RULES[step.op]
+def rule(step: Step) -> Primitive:
+    """The primitive of `step`'s op."""
+    return PRIMITIVES[step.op]
 
 
 def lib_of(step: Step) -> str | None:
     """The library a step's code calls ('math', 'numpy', 'builtins'), if any."""
-    if isinstance(RULES[step.op], (Unary, ConstantPower)):
-        return step.params[2]
-    return None if step.op in ("affine", "product") else "numpy"
-
-
-__all__ = [
-    "RULES",
-    "SOURCE_NAMES",
-    "FOLD",
-    "fold",
-    "Rule",
-    "rule",
-    "lib_of",
-    "call",
-]
+    return PRIMITIVES[step.op].library(step)

@@ -10,14 +10,9 @@ from dataclasses import dataclass, field
 
 from ..core.errors import CompileError, Source, source_lines
 from ..core.expr import Number
-from ..core.primitives import SOURCE_NAMES
+from ..core.primitives import BUILTINS, SOURCE_NAMES
 
 CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau}
-ARRAY_FUNCTIONS = {
-    "sum", "mean", "dot", "matmul", "transpose", "reshape", "logaddexp", "maximum", "minimum",
-    "clip", "where",
-}  # fmt: skip
-METHODS = {"sum", "mean", "dot", "transpose", "reshape", "clip"}
 COMPARE_OPS = {
     ast.Gt: ">",
     ast.Lt: "<",
@@ -166,9 +161,9 @@ def local_names(fdef: ast.FunctionDef) -> set[str]:
 
 
 def supported_functions() -> str:
-    return (
-        "supported: " + ", ".join(sorted(SOURCE_NAMES["math"])) + ", abs, and this file's functions"
-    )
+    """The hint for an unknown function: math's functions, the builtins, the file's own."""
+    names = [*sorted(SOURCE_NAMES["math"]), *sorted(BUILTINS)]
+    return "supported: " + ", ".join(names) + ", and this file's functions"
 
 
 def operator_text(op: ast.AST) -> str:

@@ -6,15 +6,22 @@ import ast
 
 from ..core.errors import Source
 from ..core.expr import Number
-from ..core.primitives import SOURCE_NAMES, fold
+from ..core.primitives import (
+    BUILTINS,
+    METHODS,
+    PRIMITIVES,
+    SOURCE_NAMES,
+    SPELLINGS,
+    Param,
+    Primitive,
+    fold,
+)
 from .fence import (
-    ARRAY_FUNCTIONS,
     BINOPS,
     COMPARE_OPS,
     CONSTANTS,
     EXPRESSION_HINTS,
     FORBIDDEN_CALLS,
-    METHODS,
     STATEMENT_HINTS,
     Module,
     check_name,
@@ -127,9 +134,10 @@ class Lowering:
             return self.constant(node)
         if isinstance(node, ast.Name):
             return self.name(node)
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult) and self.mod.arrays:
-            a, b = self.array_operand(node.left), self.array_operand(node.right)
-            return Form.atom(self.b.add("matmul", (a, b), ()))
+        if isinstance(node, ast.BinOp) and self.mod.arrays:
+            entry = SPELLINGS.get(("operator", operator_text(node.op)))
+            if entry is not None:
+                return self.call_primitive(entry, [node.left, node.right], [], node)
         if isinstance(node, ast.Subscript) and self.mod.arrays:
             x = self.array_operand(node.value)
             return Form.atom(self.b.add("index", (x,), (self.index(node.slice),)))
@@ -155,10 +163,13 @@ class Lowering:
             )
         if isinstance(node, ast.Call):
             return self.call(node)
-        if isinstance(node, ast.Attribute) and node.attr == "T" and self.mod.arrays:
-            if not (isinstance(node.value, ast.Name) and node.value.id in self.mod.modules):
-                x = self.array_operand(node.value)
-                return Form.atom(self.b.add("transpose", (x,), (None,)))
+        if isinstance(node, ast.Attribute) and self.mod.arrays:
+            entry = SPELLINGS.get(("attribute", node.attr))
+            base = node.value
+            if entry is not None and not (
+                isinstance(base, ast.Name) and base.id in self.mod.modules
+            ):
+                return self.call_primitive(entry, [base], [], node)
         if isinstance(node, ast.Attribute):
             lib, attr = self.attribute(node)
             if attr in CONSTANTS:
@@ -336,12 +347,15 @@ class Lowering:
             )
         if isinstance(func, ast.Name) and func.id in self.mod.functions:
             return self.inline(func.id, node)
-        array_fn = self.array_function(func)
-        if array_fn is not None:
-            fn, receiver = array_fn
+        found = self.array_function(func)
+        if found is not None:
+            entry, receiver = found
             args = ([receiver] if receiver is not None else []) + list(node.args)
-            return self.array_call(fn, args, node)
-        lib, fn = self.callee(func)
+            return self.call_primitive(entry, args, node.keywords, node)
+        lib, entry = self.callee(func)
+        if entry.kind == "call":
+            return self.call_primitive(entry, list(node.args), node.keywords, node)
+        fn = entry.name
         if node.keywords:
             raise self.src.error(
                 node.keywords[0].value, f"`{fn}` takes no keyword arguments", "pass x alone"
@@ -358,28 +372,24 @@ class Lowering:
 
     # -- arrays -------------------------------------------------------------------------------
 
-    def array_function(self, func: ast.expr) -> tuple[str, ast.expr | None] | None:
-        """(numpy function, method receiver or None) when `func` names an array operation."""
+    def array_function(self, func: ast.expr) -> tuple[Primitive, ast.expr | None] | None:
+        """(primitive, method receiver or None) when `func` names a numpy function or method
+        that takes a signature."""
         if not self.mod.arrays:
             return None
         if isinstance(func, ast.Attribute):
             base = func.value
             if isinstance(base, ast.Name) and base.id in self.mod.modules:
                 self.not_shadowed(base)
-                if self.mod.modules[base.id] == "numpy" and func.attr in ARRAY_FUNCTIONS:
-                    return func.attr, None
-                return None
+                entry = SPELLINGS.get((self.mod.modules[base.id], func.attr))
+                return (entry, None) if entry is not None and entry.kind == "call" else None
             if func.attr in METHODS:
-                return func.attr, base
-            raise self.src.error(
-                func,
-                f"method `.{func.attr}()` is not supported",
-                "array methods: " + ", ".join(f".{m}()" for m in sorted(METHODS)) + " and .T",
-            )
+                return METHODS[func.attr], base
+            raise self.src.error(func, f"method `.{func.attr}()` is not supported", _methods())
         if isinstance(func, ast.Name) and func.id in self.mod.imported:
-            lib, attr = self.mod.imported[func.id]
-            if lib == "numpy" and attr in ARRAY_FUNCTIONS:
-                return attr, None
+            entry = SPELLINGS.get(self.mod.imported[func.id])
+            if entry is not None and entry.kind == "call":
+                return entry, None
         return None
 
     def array_operand(self, node: ast.expr) -> int:
@@ -428,63 +438,60 @@ class Lowering:
             raise self.src.error(node, "indices must be integer constants", "e.g. x[0], X[:, 1:]")
         return ("i", value)
 
-    def array_call(self, fn: str, args: list[ast.expr], node: ast.Call) -> Form:
-        """An array operation `fn(*args, **keywords)` as one step."""
-        kw = {k.arg: k.value for k in node.keywords}
-        spec = _ARRAY_SIGNATURES[fn]
-        bound: dict[str, ast.expr | None] = dict.fromkeys(spec)
-        varargs = fn in ("reshape", "transpose")
-        if (len(args) > len(spec) and not varargs) or any(k not in spec for k in kw):
-            raise self.src.error(
-                node, f"bad arguments for `{fn}`", f"{fn} takes ({', '.join(spec)})"
-            )
-        for name, value in zip(spec, args):
+    def call_primitive(
+        self, entry: Primitive, args: list[ast.expr], keywords: list[ast.keyword], node: ast.AST
+    ) -> Form:
+        """A call of a primitive that takes a signature, `fn(*args, **keywords)`, as one step."""
+        fn, signature = entry.name, entry.signature
+        names = [p.name for p in signature]
+        kw = {k.arg: k.value for k in keywords}
+        varargs = any(p.varargs or p.kind == "operands" for p in signature)
+        if (len(args) > len(signature) and not varargs) or any(k not in names for k in kw):
+            shown = ", ".join(f"*{p.name}" if p.kind == "operands" else p.name for p in signature)
+            raise self.src.error(node, f"bad arguments for `{fn}`", f"{fn} takes ({shown})")
+        bound: dict[str, ast.expr | None] = dict.fromkeys(names)
+        for name, value in zip(names, args):
             bound[name] = value
         for name, value in kw.items():
             bound[name] = value
-        if fn in ("sum", "mean"):
-            x = self.array_operand(_required(self.src, bound, "a", fn, node))
-            keep = self.static(bound["keepdims"], "keepdims")
-            params = (self.static(bound["axis"], "axis"), bool(keep))
-            return Form.atom(self.b.add(fn, (x,), params))
-        if fn in ("dot", "matmul"):
-            a = self.array_operand(_required(self.src, bound, "a", fn, node))
-            b = self.array_operand(_required(self.src, bound, "b", fn, node))
-            return Form.atom(self.b.add(fn, (a, b), ()))
-        if fn == "transpose":
-            x = self.array_operand(_required(self.src, bound, "a", fn, node))
-            extra = [self.static(a, "axes") for a in args[2:]]
-            axes = self.static(bound["axes"], "axes")
-            if extra:
-                axes = (axes, *extra)
-            return Form.atom(self.b.add("transpose", (x,), (axes,)))
-        if fn == "reshape":
-            x = self.array_operand(_required(self.src, bound, "a", fn, node))
-            shape = self.static(_required(self.src, bound, "shape", fn, node), "shape")
-            extra = tuple(self.static(a, "shape") for a in args[2:])
-            if extra:
-                shape = (shape, *extra)
-            return Form.atom(self.b.add("reshape", (x,), (shape,)))
-        if fn == "clip":
-            x = self.array_operand(_required(self.src, bound, "a", fn, node))
-            lo = self.static(bound["a_min"], "bound")
-            hi = self.static(bound["a_max"], "bound")
-            return Form.atom(self.b.add("clip", (x,), (lo, hi)))
-        names = ("condition", "x", "y") if fn == "where" else ("x1", "x2")
         variables: list[int] = []
-        consts: list[Number | None] = []
-        for name in names:
-            value = _required(self.src, bound, name, fn, node)
-            if fn == "where" and name == "condition":
-                var, const = self.condition(value), None
-            else:
-                var, const = self.operand(value)
-            if var is not None:
-                variables.append(var)
-            consts.append(const)
-        if not variables:
-            raise self.src.error(node, f"`{fn}` of constants", "compute the constant yourself")
-        return Form.atom(self.b.add(fn, tuple(variables), (tuple(consts),)))
+        numbers: list[Number | None] = []
+        statics: list[object] = []
+        for i, p in enumerate(signature):
+            if p.kind == "operands":
+                if len(args) - i < p.least:
+                    shown = ", ".join(f"{p.name}{k}" for k in range(1, p.least + 1))
+                    raise self.src.error(
+                        node, f"bad arguments for `{fn}`", f"{fn} takes ({shown}, ...)"
+                    )
+                for value in args[i:]:
+                    var, number = self.operand(value)
+                    variables += [var] if var is not None else []
+                    numbers.append(number)
+                continue
+            if p.kind == "static":
+                value = bound[p.name] if p.optional else _required(self.src, bound, p, fn, node)
+                static = self.static(value, p.what)
+                extra = tuple(self.static(a, p.what) for a in args[i + 1 :]) if p.varargs else ()
+                if extra:
+                    static = (static, *extra)
+                statics.append(p.convert(static) if p.convert else static)
+                continue
+            value = _required(self.src, bound, p, fn, node)
+            if p.kind == "array":
+                variables.append(self.array_operand(value))
+                continue
+            var, number = (
+                (self.condition(value), None) if p.kind == "condition" else (self.operand(value))
+            )
+            variables += [var] if var is not None else []
+            numbers.append(number)
+        params = tuple(statics)
+        if entry.takes_numbers():
+            if not variables:
+                raise self.src.error(node, f"`{fn}` of constants", "compute the constant yourself")
+            params += (tuple(numbers),)
+        return Form.atom(self.b.add(fn, tuple(variables), params))
 
     def condition(self, node: ast.expr) -> int:
         """The variable holding a comparison (np.where's condition; never differentiated)."""
@@ -501,8 +508,8 @@ class Lowering:
             raise self.src.error(node, "a comparison of constants", "compare an array")
         return self.b.add("compare", variables, (op, (left[1], right[1])))
 
-    def callee(self, func: ast.expr) -> tuple[str, str]:
-        """(library, our op name) of a called unary function, or an error."""
+    def callee(self, func: ast.expr) -> tuple[str, Primitive]:
+        """(library, primitive) of a called function of the table, or an error."""
         if isinstance(func, ast.Name):
             ident = func.id
             if ident in FORBIDDEN_CALLS or (ident.startswith("__") and ident.endswith("__")):
@@ -515,12 +522,12 @@ class Lowering:
                     f"`{ident}` is a number, not a function",
                     f"write `{ident} * (...)` to multiply",
                 )
-            if ident == "abs":
-                return "builtins", "abs"
+            if ident in BUILTINS:
+                return "builtins", BUILTINS[ident]
             if ident in self.mod.imported:
                 lib, attr = self.mod.imported[ident]
                 if attr in SOURCE_NAMES[lib]:
-                    return lib, SOURCE_NAMES[lib][attr]
+                    return lib, PRIMITIVES[SOURCE_NAMES[lib][attr]]
             hint = supported_functions()
             if ident in SOURCE_NAMES["math"]:
                 hint = f"import it: `from math import {ident}`, or call `math.{ident}(x)`"
@@ -528,7 +535,7 @@ class Lowering:
         if isinstance(func, ast.Attribute):
             lib, attr = self.attribute(func)
             if attr in SOURCE_NAMES[lib]:
-                return lib, SOURCE_NAMES[lib][attr]
+                return lib, PRIMITIVES[SOURCE_NAMES[lib][attr]]
             raise self.src.error(func, f"`{lib}.{attr}` is not supported", supported_functions())
         raise self.src.error(func, "only named functions can be called", supported_functions())
 
@@ -618,28 +625,20 @@ class Lowering:
         return self.b.calls[key]
 
 
-_ARRAY_SIGNATURES: dict[str, tuple[str, ...]] = {
-    "sum": ("a", "axis", "keepdims"),
-    "mean": ("a", "axis", "keepdims"),
-    "dot": ("a", "b"),
-    "matmul": ("a", "b"),
-    "transpose": ("a", "axes"),
-    "reshape": ("a", "shape"),
-    "clip": ("a", "a_min", "a_max"),
-    "where": ("condition", "x", "y"),
-    "logaddexp": ("x1", "x2"),
-    "maximum": ("x1", "x2"),
-    "minimum": ("x1", "x2"),
-}
-
-
 def _required(
-    src: Source, bound: dict[str, ast.expr | None], name: str, fn: str, node: ast.AST
+    src: Source, bound: dict[str, ast.expr | None], param: Param, fn: str, node: ast.AST
 ) -> ast.expr:
-    value = bound[name]
+    value = bound[param.name]
     if value is None:
-        raise src.error(node, f"`{fn}` needs its `{name}` argument", f"pass {name}")
+        raise src.error(node, f"`{fn}` needs its `{param.name}` argument", f"pass {param.name}")
     return value
+
+
+def _methods() -> str:
+    """The hint for an unknown method: the method and attribute forms of the table."""
+    methods = ", ".join(f".{m}()" for m in sorted(METHODS))
+    attributes = ", ".join(f".{n}" for (lib, n) in SPELLINGS if lib == "attribute")
+    return f"array methods: {methods} and {attributes}"
 
 
 def default_value(mod: Module, node: ast.expr) -> Number:

@@ -8,9 +8,8 @@ import ast
 
 from ..core.errors import Source
 from ..core.ir import Trace
-from ..core.primitives import SOURCE_NAMES
+from ..core.primitives import SOURCE_NAMES, SPELLINGS
 from .fence import (
-    ARRAY_FUNCTIONS,
     CONSTANTS,
     MODULES,
     STATEMENT_HINTS,
@@ -85,9 +84,7 @@ def _module_statement(mod: Module, stmt: ast.stmt) -> None:
         for alias in stmt.names:
             if alias.name == "*":
                 raise src.error(stmt, "`import *` is not allowed", "name what you import")
-            known = SOURCE_NAMES[stmt.module].keys() | (
-                ARRAY_FUNCTIONS if stmt.module == "numpy" else set()
-            )
+            known = {name for lib, name in SPELLINGS if lib == stmt.module}
             if stmt.module == "numpy" and alias.name == "tau":
                 raise src.error(stmt, "numpy has no `tau`", "write `from math import tau`")
             if alias.name not in CONSTANTS and alias.name not in known:

@@ -29,7 +29,7 @@ from ..core.expr import (
     show_number,
 )
 from ..core.ir import Assign, Step, Trace, namer
-from ..core.primitives import Rule, rule
+from ..core.primitives import TEX, Primitive, rule
 from ..core.printer import show
 from .points import primal_values
 
@@ -446,7 +446,7 @@ def _adjoint_row(trace: Trace, line: Assign, value: Any, name: Callable, tex: _T
     return Row(target, text, value, (f"{target_tex} = {general}", concrete, note_tex), note)
 
 
-def _rule_text(r: Rule, step: Step, name: Callable[[int], str]) -> str:
+def _rule_text(r: Primitive, step: Step, name: Callable[[int], str]) -> str:
     """The rule of the computation model behind a step's partials, with h's argument u."""
     shown = r.show(step, name)
     inner = re.fullmatch(r"\w+\((.*)\)", shown)
@@ -487,22 +487,6 @@ _GREEK = set(
     "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau "
     "upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split()
 )
-_TEX_FUNCTIONS = {
-    "log": r"\ln",
-    "sin": r"\sin",
-    "cos": r"\cos",
-    "tan": r"\tan",
-    "exp": r"\exp",
-    "sinh": r"\sinh",
-    "cosh": r"\cosh",
-    "tanh": r"\tanh",
-    "asin": r"\arcsin",
-    "arcsin": r"\arcsin",
-    "acos": r"\arccos",
-    "arccos": r"\arccos",
-    "atan": r"\arctan",
-    "arctan": r"\arctan",
-}
 _TEX_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "@": 2, "neg": 3, "**": 4}
 _TEX_COMPARE = {">": ">", "<": "<", ">=": r"\geq", "<=": r"\leq", "==": "=", "!=": r"\neq"}
 _TEX_SPECIAL = {
@@ -641,16 +625,11 @@ class _Tex:
     def _call(self, e: Call) -> str:
         args = [self._go(a, 0) for a in e.args]
         args += [rf"\mathrm{{{_tex_text(k)}}}={self._go(v, 0)}" for k, v in e.keywords]
-        if e.fn == "sqrt" and len(args) == 1:
-            return rf"\sqrt{{{args[0]}}}"
-        if e.fn in ("abs", "absolute", "fabs") and len(args) == 1:
-            return f"|{args[0]}|"
-        if e.fn in _TEX_FUNCTIONS and len(e.args) == 1:
+        tex = TEX.get(e.fn, "")
+        if "{}" in tex and len(args) == 1:
+            return tex.format(args[0])
+        if tex and len(e.args) == 1:
             (arg,) = e.args
             atomic = isinstance(arg, (Var, Temp)) or (isinstance(arg, Const) and arg.value >= 0)
-            return (
-                f"{_TEX_FUNCTIONS[e.fn]} {args[0]}"
-                if atomic
-                else f"{_TEX_FUNCTIONS[e.fn]}({args[0]})"
-            )
+            return f"{tex} {args[0]}" if atomic else f"{tex}({args[0]})"
         return rf"\mathrm{{{_tex_text(e.fn)}}}(" + ", ".join(args) + ")"

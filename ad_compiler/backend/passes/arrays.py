@@ -22,8 +22,8 @@ from ...core.expr import (
     transform,
 )
 from ...core.ir import Assign, Program, Step, Trace
-from ...core.primitives import SOURCE_NAMES, rule
-from ...core.runtime import SHAPE_ARGUMENTS
+from ...core.primitives import ELEMENTWISE_CALLS, FRESH_CALLS, rule
+from ...core.runtime import FRESH, SHAPE_ARGUMENTS
 from .common import SCALAR, LineNames, name_key, returned_names, unfused
 
 Atoms = frozenset[int]
@@ -270,7 +270,8 @@ class _Shapes:
             lib, fn, args = expr.lib, expr.fn, expr.args  # type: ignore[union-attr]
             if lib == "math" or (lib == "numpy" and fn == "size"):
                 return _SCALAR_ATOMS
-            if (lib == "numpy" and fn in _UNARY_UFUNCS) or (lib == "adc" and fn == "_sigmoid_neg"):
+            elementwise = lib == "numpy" and fn in ELEMENTWISE_CALLS
+            if elementwise or (lib == "adc" and fn == "_sigmoid_neg"):
                 return self._union(*args)
             if lib == "adc" and fn == "_unbroadcast":
                 return self.of(args[1])
@@ -432,17 +433,9 @@ def keep_uniform_adjoints(program: Program) -> Program:
     return replace(program, body=_negation_pushed(body, shapes, returned))
 
 
-# Helpers whose result is a new array (or an immutable number), never one they were given.
-_NEW_FROM_HELPERS = {"_unmean", "_unindex", "_zero", "_sigmoid_neg", "_matmul_a", "_matmul_b"}
-
-
-_NUMPY_NEW = {"where", "clip", "sum", "mean", "dot", "matmul", "logaddexp", "maximum", "minimum"}
-
-
 _ARITHMETIC = {"+", "-", "*", "/", "**", "@"}
 
 
-_UNARY_UFUNCS = set(SOURCE_NAMES["numpy"])  # np.exp, np.log, ...: each a numpy ufunc
 
 
 def _is_new(expr: Expr) -> bool:
@@ -454,9 +447,9 @@ def _is_new(expr: Expr) -> bool:
     if isinstance(expr, Call) and expr.lib == "adc":
         if expr.fn == "_unbroadcast":  # g itself when shapes agree, else a new sum or copy
             return _is_new(expr.args[0])
-        return expr.fn in _NEW_FROM_HELPERS
+        return expr.fn in FRESH
     if isinstance(expr, Call) and expr.lib == "numpy":
-        return expr.fn in _NUMPY_NEW or expr.fn in _UNARY_UFUNCS
+        return expr.fn in FRESH_CALLS
     return False
 
 
