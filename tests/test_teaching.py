@@ -501,10 +501,10 @@ def test_latex_compiles_with_an_engine(tmp_path: Path) -> None:
 
 
 def test_latex_escapes_text_and_names() -> None:
-    from ad_compiler.teach.tables import _Tex, _tex_text
+    from ad_compiler.core.printer import TexPrinter, tex_text
 
-    assert _tex_text("p * x^(p-1) 100% a_b {c} & #") == (r"p * x\^{}(p-1) 100\% a\_b \{c\} \& \#")
-    tex = _Tex(compile_file(SAMPLES / "mlp.py").traces["loss"], "z")
+    assert tex_text("p * x^(p-1) 100% a_b {c} & #") == (r"p * x\^{}(p-1) 100\% a\_b \{c\} \& \#")
+    tex = TexPrinter(compile_file(SAMPLES / "mlp.py").traces["loss"], "z")
     assert tex.symbol("theta1") == r"\theta_1" and tex.symbol("x1", bar=True) == r"\bar{x}_1"
     assert (
         tex.symbol("lam") == r"\mathit{lam}"

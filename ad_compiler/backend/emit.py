@@ -11,25 +11,21 @@ import ast
 import keyword
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import astor
 
 from ..core.expr import (
-    BinOp,
     Call,
     Const,
     Expr,
-    Index,
     Lit,
-    Neg,
-    Select,
     Temp,
     Var,
     accumulated,
 )
 from ..core.ir import Assign, Program, Trace
 from ..core.primitives import lib_of, rule
+from ..core.printer import PythonPrinter
 from ..core.runtime import HELPERS, helper_source
 from ..core.version import VERSION
 
@@ -68,115 +64,26 @@ class Names:
             self.adjoint[v] = _fresh(self.primal[v] + "bar", used)
         self._used = used
         self._temps: dict[int, str] = {}
+        self.text = PythonPrinter(self)
 
     def of(self, node: Var | Temp) -> str:
+        """The name of a variable, adjoint or temporary."""
         if isinstance(node, Temp):
             if node.id not in self._temps:
                 self._temps[node.id] = _fresh(f"_t{node.id}", self._used)
             return self._temps[node.id]
         return (self.adjoint if node.bar else self.primal)[node.id]
 
-
-# Python's operator precedence, loosest first, for the text renderer.
-_IFEXP, _COMPARE, _ARITH, _TERM, _FACTOR, _POWER, _ATOM = 1, 6, 10, 11, 12, 13, 15
-_PRECEDENCE = {"+": _ARITH, "-": _ARITH, "*": _TERM, "/": _TERM, "@": _TERM, "**": _POWER}
-_PRECEDENCE |= dict.fromkeys((">", "<", ">=", "<=", "==", "!="), _COMPARE)
-
-
-def _number_text(value: float | int, names: Names | None) -> tuple[str, int]:
-    if isinstance(value, float) and not math.isfinite(value):
-        assert names is not None
-        text = names.modules["math"] + (".nan" if math.isnan(value) else ".inf")
-        return ("-" + text, _FACTOR) if value < 0 else (text, _ATOM)
-    if value < 0 or (value == 0 and math.copysign(1, value) < 0):
-        return "-" + repr(-value), _FACTOR
-    return repr(value), _ATOM
-
-
-def _index_text(canonical: Any) -> str:
-    """A canonical index as it stands inside brackets."""
-    kind = canonical[0]
-    if kind == "i":
-        return _number_text(canonical[1], None)[0]
-    if kind == "s":
-        start, stop, step = (
-            "" if v is None else _number_text(v, None)[0] for v in canonical[1:]
-        )
-        return f"{start}:{stop}:{step}" if step else f"{start}:{stop}"
-    if kind == "e":
-        return "..."
-    if kind == "n":
-        return "None"
-    parts = [_index_text(c) for c in canonical[1]]
-    if not parts:
-        return "()"
-    return ", ".join(parts) + ("," if len(parts) == 1 else "")
-
-
-def _literal_text(value: Any, names: Names) -> tuple[str, int]:
-    if isinstance(value, tuple) and value and value[0] == "index":
-        return f"{names.modules['numpy']}.s_[{_index_text(value[1])}]", _ATOM
-    if isinstance(value, tuple):
-        parts = [_literal_text(v, names)[0] for v in value]
-        return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")", _ATOM
-    if value is None or isinstance(value, bool):
-        return repr(value), _ATOM
-    return _number_text(value, names)
-
-
-def _function_text(expr: Call, names: Names) -> str:
-    names.calls.add((expr.lib, expr.fn))
-    if expr.lib == "adc" or (expr.lib == "math" and expr.fn in names.bare):
-        return expr.fn
-    if expr.lib == "builtins":
-        if expr.fn == "abs" and "abs" in names.shadowed:
-            return names.modules["math"] + ".fabs"
-        return expr.fn
-    return f"{names.modules[expr.lib]}.{expr.fn}"
-
-
-def _text(expr: Expr, names: Names) -> tuple[str, int]:
-    """The Python source of `expr`, with the parentheses astor would write (only those Python
-    needs), and its precedence."""
-    kind = type(expr)
-    if kind is Var or kind is Temp:
-        return names.of(expr), _ATOM  # type: ignore[arg-type]
-    if kind is Const:
-        return _number_text(expr.value, names)  # type: ignore[union-attr]
-    if kind is BinOp:
-        op = expr.op  # type: ignore[union-attr]
-        prec = _PRECEDENCE[op]
-        left, lp = _text(expr.left, names)  # type: ignore[union-attr]
-        right, rp = _text(expr.right, names)  # type: ignore[union-attr]
-        if prec == _POWER:
-            left_paren, right_paren = lp <= _POWER, rp < _FACTOR
-        elif prec == _COMPARE:
-            left_paren, right_paren = lp <= _COMPARE, rp <= _COMPARE
-        else:
-            left_paren, right_paren = lp < prec, rp <= prec
-        if left_paren:
-            left = f"({left})"
-        if right_paren:
-            right = f"({right})"
-        return f"{left} {op} {right}", prec
-    if kind is Neg:
-        text, prec = _text(expr.operand, names)  # type: ignore[union-attr]
-        return (f"-({text})" if prec < _FACTOR else "-" + text), _FACTOR
-    if kind is Call:
-        args = [_text(a, names)[0] for a in expr.args]  # type: ignore[union-attr]
-        args += [f"{k}={_text(v, names)[0]}" for k, v in expr.keywords]  # type: ignore[union-attr]
-        return f"{_function_text(expr, names)}({', '.join(args)})", _ATOM  # type: ignore[arg-type]
-    if kind is Select:
-        normal, test = (_text(e, names) for e in (expr.normal, expr.test))  # type: ignore[union-attr]
-        body, cond = (f"({t})" if p <= _IFEXP else t for t, p in (normal, test))
-        return f"{body} if {cond} else {_text(expr.singular, names)[0]}", _IFEXP  # type: ignore[union-attr]
-    if kind is Lit:
-        return _literal_text(expr.value, names)  # type: ignore[union-attr]
-    assert kind is Index
-    text, prec = _text(expr.value, names)  # type: ignore[union-attr]
-    if prec < _ATOM:
-        text = f"({text})"
-    return f"{text}[{_index_text(expr.index)}]", _ATOM  # type: ignore[union-attr]
+    def function(self, call: Call) -> str:
+        """How the code names a called function (recorded, for the imports and helpers)."""
+        self.calls.add((call.lib, call.fn))
+        if call.lib == "adc" or (call.lib == "math" and call.fn in self.bare):
+            return call.fn
+        if call.lib == "builtins":
+            if call.fn == "abs" and "abs" in self.shadowed:
+                return self.modules["math"] + ".fabs"
+            return call.fn
+        return f"{self.modules[call.lib]}.{call.fn}"
 
 
 def _statement_text(line: Assign, names: Names) -> str:
@@ -186,8 +93,8 @@ def _statement_text(line: Assign, names: Names) -> str:
     if line.accumulate:
         expr = accumulated(line.target, expr)
         if line.inplace:  # into the adjoint's own array
-            return f"{target} {expr.op}= {_text(expr.right, names)[0]}"
-    text = _text(expr, names)[0]
+            return f"{target} {expr.op}= {names.text(expr.right)}"
+    text = names.text(expr)
     value = line.expr.value if isinstance(line.expr, Lit) else None
     if isinstance(value, tuple) and value and value[0] != "index":  # astor's `x = 1, 2`
         text = text[1:-1].rstrip(",") + ("," if len(value) == 1 else "")
@@ -196,7 +103,7 @@ def _statement_text(line: Assign, names: Names) -> str:
 
 def to_ast(expr: Expr, names: Names) -> ast.expr:
     """The Python expression for `expr`, as a syntax tree."""
-    return ast.parse(_text(expr, names)[0], mode="eval").body
+    return ast.parse(names.text(expr), mode="eval").body
 
 
 def _render(nodes: Sequence[ast.AST]) -> list[str]:

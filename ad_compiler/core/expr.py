@@ -131,20 +131,23 @@ def index_value(canonical: Any) -> Any:
     return tuple(index_value(c) for c in canonical[1])
 
 
-def index_text(canonical: Any) -> str:
-    """A canonical index as Python writes it inside brackets: `:, 1:`."""
+def index_text(canonical: Any, python: bool = False) -> str:
+    """A canonical index as it stands inside brackets: `:, 1:`. In Python, a tuple of one
+    keeps its comma and the empty tuple is `()`."""
     kind = canonical[0]
     if kind == "i":
         return str(canonical[1])
     if kind == "s":
-        start, stop, step = canonical[1:]
-        text = f"{'' if start is None else start}:{'' if stop is None else stop}"
-        return text + (f":{step}" if step is not None else "")
+        start, stop, step = ("" if v is None else str(v) for v in canonical[1:])
+        return f"{start}:{stop}:{step}" if step else f"{start}:{stop}"
     if kind == "e":
         return "..."
     if kind == "n":
         return "None"
-    return ", ".join(index_text(c) for c in canonical[1])
+    parts = [index_text(c, python) for c in canonical[1]]
+    if python and not parts:
+        return "()"
+    return ", ".join(parts) + ("," if python and len(parts) == 1 else "")
 
 
 def literal_value(value: Any) -> Any:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..backend.emit import Names, to_ast
+from ..backend.emit import Names
 from ..backend.load import load_in_memory
 from ..core.expr import Expr, Var, add, mul
 from ..core.ir import Trace
@@ -104,31 +104,20 @@ def tangent_source(trace: Trace) -> str:
         prefix += "_"
     for v in [*trace.inputs, *(s.index for s in trace.steps)]:
         names.adjoint[v] = prefix + names.primal[v]  # the adjoint slots hold tangents here
-    body: list[ast.stmt] = []
+    body: list[str] = []
     for s in trace.steps:
         r = rule(s)
-        body.append(_assign(names.primal[s.index], to_ast(r.primal(s), names)))
+        body.append(f"    {names.primal[s.index]} = {names.text(r.primal(s))}")
         tangent: Expr | None = None
         for i, parent in enumerate(s.args):
             term = mul(r.partial(s, i), Var(parent, True))
             tangent = term if tangent is None else add(tangent, term)
         assert tangent is not None
-        body.append(_assign(names.adjoint[s.index], to_ast(tangent, names)))
+        body.append(f"    {names.adjoint[s.index]} = {names.text(tangent)}")
     out = trace.output
-    result = ast.Tuple(
-        [ast.Name(names.primal[out], ast.Load()), ast.Name(names.adjoint[out], ast.Load())],
-        ast.Load(),
-    )
-    body.append(ast.Return(result))
-    args = [ast.arg(names.primal[v]) for v in trace.inputs]
-    args += [ast.arg(names.adjoint[v]) for v in trace.inputs]
-    fdef = ast.FunctionDef("tangent", ast.arguments([], args, None, [], [], None, []), body, [])
-    module = ast.Module([ast.Import([ast.alias("math")]), fdef], [])
-    return ast.unparse(ast.fix_missing_locations(module)) + "\n"
-
-
-def _assign(name: str, value: ast.expr) -> ast.stmt:
-    return ast.Assign([ast.Name(name, ast.Store())], value, lineno=0)
+    body.append(f"    return {names.primal[out]}, {names.adjoint[out]}")
+    args = [names.primal[v] for v in trace.inputs] + [names.adjoint[v] for v in trace.inputs]
+    return "import math\n\n\ndef tangent(" + ", ".join(args) + "):\n" + "\n".join(body) + "\n"
 
 
 def naive_gradient(tangent: Callable[..., tuple], point: Sequence[float]) -> tuple[float, ...]:

@@ -15,22 +15,15 @@ from ..backend.reverse import adjoint_body
 from ..core.evaluate import execute
 from ..core.expr import (
     BinOp,
-    Call,
     Const,
     Expr,
-    Index,
-    Lit,
-    Neg,
-    Select,
     Temp,
     Var,
-    index_text,
     power,
-    show_number,
 )
 from ..core.ir import Assign, Step, Trace, namer
-from ..core.primitives import TEX, Primitive, rule
-from ..core.printer import show
+from ..core.primitives import Primitive, rule
+from ..core.printer import TexPrinter, show, tex_number, tex_partial, tex_text
 from .points import primal_values
 
 # ---------------------------------------------------------------------------------------------
@@ -216,7 +209,7 @@ class RunReport:
             concrete = f"$= {r.tex[1]}$" if len(r.tex) > 1 and r.tex[1] else ""
             out.append(f"${r.tex[0]}$ & {concrete} & {_tex_value(r.value)} \\\\")
             if explain and r.rule:
-                note = r"\quad\footnotesize " + (r.tex[2] if len(r.tex) > 2 else _tex_text(r.rule))
+                note = r"\quad\footnotesize " + (r.tex[2] if len(r.tex) > 2 else tex_text(r.rule))
                 out.append(f"\\multicolumn{{3}}{{l}}{{{note}}} \\\\")
         out.append(r"\end{tabular}")
         return "\n".join(out) + "\n"
@@ -372,7 +365,7 @@ def run_report(
     per step and one per edge of the reverse sweep.
     """
     name = namer(trace, notation)
-    tex = _Tex(trace, notation)
+    tex = TexPrinter(trace, notation)
     env = primal_values(trace, inputs, filename)
     primal: list[Row] = []
     for v, p in zip(trace.inputs, trace.params):
@@ -382,7 +375,7 @@ def run_report(
             row = Row(name(v), "input", env[Var(v)], (tex.var(v),))
         primal.append(row)
     for s in trace.steps:
-        formula = f"{tex.var(s.index)} = {tex.expr(_step_expr(s))}"
+        formula = f"{tex.var(s.index)} = {tex(_step_expr(s))}"
         primal.append(Row(name(s.index), rule(s).show(s, name), env[Var(s.index)], (formula,)))
     out_name = "y" if notation == "v" else trace.name
     out_tex = f"{tex.symbol(out_name)} = {tex.var(trace.output)}"
@@ -396,23 +389,23 @@ def run_report(
             label, formula = f"{p}bar", f"{tex.symbol(p, bar=True)} = {tex.var(v, bar=True)}"
         else:
             label = f"d{trace.name}/d{p}"
-            formula = f"{_tex_partial(tex.symbol(trace.name), tex.var(v))} = {tex.var(v, bar=True)}"
+            formula = f"{tex_partial(tex.symbol(trace.name), tex.var(v))} = {tex.var(v, bar=True)}"
         note = f"the gradient: d{trace.name}/d{p} is the adjoint of {name(v)}"
         value_v = env.get(Var(v, True), 0.0)
-        adjoint.append(Row(label, name(v) + "bar", value_v, (formula, "", _tex_text(note)), note))
+        adjoint.append(Row(label, name(v) + "bar", value_v, (formula, "", tex_text(note)), note))
     grads = dict(zip(trace.params if wrt is None else wrt, gradient))
     return RunReport(trace.name, dict(inputs), value, grads, primal, adjoint, notation)
 
 
-def _adjoint_row(trace: Trace, line: Assign, value: Any, name: Callable, tex: _Tex) -> Row:
+def _adjoint_row(trace: Trace, line: Assign, value: Any, name: Callable, tex: TexPrinter) -> Row:
     """One line of the reverse sweep as a row: text, LaTeX, and the rule behind it."""
     target = _show_target(line.target, name)
-    target_tex = tex.node(line.target)
+    target_tex = tex.name(line.target)
     if line.kind == "seed":
         out = trace.output
         note = f"seed: d{name(out)}/d{name(out)} = 1"
         formula = f"{target_tex} = " + (r"\bar{y}" if tex.notation == "v" else "1")
-        seed_tex = f"${_tex_partial(tex.var(out), tex.var(out))} = 1$: the seed"
+        seed_tex = f"${tex_partial(tex.var(out), tex.var(out))} = 1$: the seed"
         return Row(
             target, "ybar" if tex.notation == "v" else "1", value, (formula, "", seed_tex), note
         )
@@ -422,18 +415,18 @@ def _adjoint_row(trace: Trace, line: Assign, value: Any, name: Callable, tex: _T
     step_text = f"{name(step.index)} = {r.show(step, name)}"
     if line.kind == "temp":
         note = f"a partial product of {step_text} ({r.explain})"
-        formula = f"{target_tex} = {tex.expr(line.expr)}"
-        return Row(target, show(line.expr, name), value, (formula, "", _tex_text(note)), note)
+        formula = f"{target_tex} = {tex(line.expr)}"
+        return Row(target, show(line.expr, name), value, (formula, "", tex_text(note)), note)
     assert line.arg is not None and isinstance(line.target, Var)
     child, parent = step.index, step.args[line.arg]
     if line.partial is None:
-        text, concrete = show(line.expr, name), tex.expr(line.expr)
+        text, concrete = show(line.expr, name), tex(line.expr)
         partial_text, partial_tex = "", ""
     else:
         text = show(_edge(Var(child, True), line.partial), name)
-        concrete = tex.expr(_edge(Var(child, True), line.partial))
-        partial_text, partial_tex = f" = {show(line.partial, name)}", f" = {tex.expr(line.partial)}"
-    general = f"{tex.var(child, bar=True)} {_tex_partial(tex.var(child), tex.var(parent))}"
+        concrete = tex(_edge(Var(child, True), line.partial))
+        partial_text, partial_tex = f" = {show(line.partial, name)}", f" = {tex(line.partial)}"
+    general = f"{tex.var(child, bar=True)} {tex_partial(tex.var(child), tex.var(parent))}"
     if line.accumulate:
         text, concrete, general = (
             f"{target} + {text}",
@@ -442,7 +435,7 @@ def _adjoint_row(trace: Trace, line: Assign, value: Any, name: Callable, tex: _T
         )
     how = _rule_text(r, step, name)
     note = f"d{name(child)}/d{name(parent)}{partial_text} by {how}"
-    note_tex = f"${_tex_partial(tex.var(child), tex.var(parent))}{partial_tex}$ by {_tex_text(how)}"
+    note_tex = f"${tex_partial(tex.var(child), tex.var(parent))}{partial_tex}$ by {tex_text(how)}"
     return Row(target, text, value, (f"{target_tex} = {general}", concrete, note_tex), note)
 
 
@@ -479,157 +472,14 @@ def _step_expr(step: Step) -> Expr:
     return rule(step).primal(step)
 
 
-# ---------------------------------------------------------------------------------------------
-# LaTeX in the seed's notation: v_{-1}, \bar{v}_0, \frac{\partial v_3}{\partial v_0}
-# ---------------------------------------------------------------------------------------------
-
-_GREEK = set(
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau "
-    "upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split()
-)
-_TEX_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "@": 2, "neg": 3, "**": 4}
-_TEX_COMPARE = {">": ">", "<": "<", ">=": r"\geq", "<=": r"\leq", "==": "=", "!=": r"\neq"}
-_TEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "{": r"\{",
-    "}": r"\}",
-    "$": r"\$",
-    "&": r"\&",
-    "#": r"\#",
-    "%": r"\%",
-    "_": r"\_",
-    "^": r"\^{}",
-    "~": r"\~{}",
-}
-
-
-def _tex_text(text: str) -> str:
-    """Plain text for a LaTeX document, its special characters escaped."""
-    return "".join(_TEX_SPECIAL.get(ch, ch) for ch in text)
-
-
-def _tex_partial(top: str, bottom: str) -> str:
-    return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
-
-
-def _tex_number(value: Any) -> str:
-    text = show_number(value)
-    if text in ("inf", "-inf"):
-        return text.replace("inf", r"\infty")
-    if text == "nan":
-        return r"\mathrm{nan}"
-    if "pi" in text:
-        return re.sub(r"\*?pi", lambda _: r"\pi", text)
-    scientific = re.fullmatch(r"(-?[\d.]+)e([+-]?\d+)", text)
-    if scientific:
-        return rf"{scientific[1]} \times 10^{{{int(scientific[2])}}}"
-    return text
-
-
 def _tex_value(value: Any) -> str:
     """A table's value cell: `$= 0.693$`, or an array's shape and range as text."""
     text = format_value(value)
     if getattr(value, "shape", None):
-        return "$=$ " + _tex_text(text)
+        return "$=$ " + tex_text(text)
     if text in ("inf", "-inf", "nan"):
-        return f"$= {_tex_number(float(text))}$"
+        return f"$= {tex_number(float(text))}$"
     scientific = re.fullmatch(r"(-?[\d.]+)e([+-]?\d+)", text)
     if scientific:
         text = rf"{scientific[1]} \times 10^{{{int(scientific[2])}}}"
     return f"$= {text}$"
-
-
-class _Tex:
-    """LaTeX for one trace's variables and expressions in notation 'v' or 'z'."""
-
-    def __init__(self, trace: Trace, notation: str) -> None:
-        self.trace = trace
-        self.notation = notation
-        self.times = r"\times" if notation == "v" else r"\cdot"
-
-    def symbol(self, name: str, bar: bool = False) -> str:
-        r"""A Python name as a symbol: x1 -> x_1, theta2 -> \theta_2, lam -> \mathit{lam}."""
-        m = re.fullmatch(r"([A-Za-z]+)_?([0-9]+)", name) or re.fullmatch(
-            r"([A-Za-z]+)_([A-Za-z0-9]+)", name
-        )
-        base, sub = (m[1], m[2]) if m else (name, "")
-        if len(base) == 1:
-            top = base
-        elif base in _GREEK:
-            top = "\\" + base
-        else:
-            top = r"\mathit{" + _tex_text(base) + "}"
-        return self._decorate(top, sub, bar, wide=len(base) > 1 and base not in _GREEK)
-
-    def var(self, var: int, bar: bool = False) -> str:
-        """Variable `var` (v_{-1}, z_3, or an input's own name in notation z)."""
-        if self.notation == "z" and var <= 0:
-            return self.symbol(self.trace.params[var + len(self.trace.params) - 1], bar)
-        return self._decorate(self.notation, str(var), bar)
-
-    def node(self, node: Var | Temp) -> str:
-        if isinstance(node, Temp):
-            return f"t_{{{node.id}}}"
-        return self.var(node.id, node.bar)
-
-    @staticmethod
-    def _decorate(top: str, sub: str, bar: bool, wide: bool = False) -> str:
-        if bar:
-            top = (r"\overline{" if wide else r"\bar{") + top + "}"
-        if sub:
-            top += "_" + (sub if len(sub) == 1 else "{" + _tex_text(sub) + "}")
-        return top
-
-    def expr(self, expr: Expr) -> str:
-        """`expr` in LaTeX, parenthesised as the precedence needs."""
-        return self._go(expr, 0)
-
-    def _go(self, e: Expr, outer: int) -> str:
-        if isinstance(e, Const):
-            text = _tex_number(e.value)
-            return f"({text})" if text.startswith("-") and outer > 0 else text
-        if isinstance(e, (Var, Temp)):
-            return self.node(e)
-        if isinstance(e, Select):
-            return self._go(e.normal, outer)
-        if isinstance(e, Neg):
-            text = "-" + self._go(e.operand, _TEX_PRECEDENCE["neg"])
-            return f"({text})" if outer > 0 else text
-        if isinstance(e, Call):
-            return self._call(e)
-        if isinstance(e, Lit):
-            return r"\mathtt{" + _tex_text(show(e, str)) + "}"
-        if isinstance(e, Index):
-            inner = _tex_text(index_text(e.index))
-            return self._go(e.value, 5) + r"[\mathtt{" + inner + "}]"
-        assert isinstance(e, BinOp)
-        if e.op in _TEX_COMPARE:
-            return f"({self._go(e.left, 1)} {_TEX_COMPARE[e.op]} {self._go(e.right, 1)})"
-        p = _TEX_PRECEDENCE[e.op]
-        if e.op == "**":
-            text = f"{self._go(e.left, p + 1)}^{{{self._go(e.right, 0)}}}"
-        elif e.op == "*":
-            left, right = self._go(e.left, p), self._go(e.right, p)
-            juxtapose = isinstance(e.left, Const) and not left.startswith("(")
-            juxtapose = juxtapose and not (right[:1].isdigit() or right.startswith("("))
-            text = f"{left} {right}" if juxtapose else f"{left} {self.times} {right}"
-        elif e.op == "/":
-            text = f"{self._go(e.left, p)}/{self._go(e.right, p + 1)}"
-        elif e.op == "@":
-            text = f"{self._go(e.left, p)} \\;@\\; {self._go(e.right, p + 1)}"
-        else:
-            right_p = p + 1 if e.op == "-" else p
-            text = f"{self._go(e.left, p)} {e.op} {self._go(e.right, right_p)}"
-        return f"({text})" if outer > p else text
-
-    def _call(self, e: Call) -> str:
-        args = [self._go(a, 0) for a in e.args]
-        args += [rf"\mathrm{{{_tex_text(k)}}}={self._go(v, 0)}" for k, v in e.keywords]
-        tex = TEX.get(e.fn, "")
-        if "{}" in tex and len(args) == 1:
-            return tex.format(args[0])
-        if tex and len(e.args) == 1:
-            (arg,) = e.args
-            atomic = isinstance(arg, (Var, Temp)) or (isinstance(arg, Const) and arg.value >= 0)
-            return f"{tex} {args[0]}" if atomic else f"{tex}({args[0]})"
-        return rf"\mathrm{{{_tex_text(e.fn)}}}(" + ", ".join(args) + ")"
