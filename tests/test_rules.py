@@ -1,7 +1,8 @@
-"""THE parametrised test over the table of primitives, `ad_compiler.rules.RULES`.
+"""THE parametrised test over the table of primitives, `ad_compiler.core.primitives.TABLE`.
 
-For every op, tiny one-step traces are built by hand (ir.Step / ir.Trace) for several choices
-of params, and the rule is held against an independent reference written here with `math`:
+Each primitive has one row here (`ROWS`, and `ARRAY_CASES` for array mode). For every op, tiny
+one-step traces are built by hand (ir.Step / ir.Trace) for several choices of params, and the
+primitive is held against an independent reference written here with `math`:
 
 (a) `rule.primal(step)`, evaluated with `evaluate.evaluate`, equals the reference value;
 (b) the local partials that `rule.contributions` produces (adjoint = 1, temporaries defined
@@ -9,7 +10,8 @@ of params, and the rule is held against an independent reference written here wi
     input, to rtol 1e-7;
 (c) along a random direction the directional derivative from the partials equals the
     finite-difference directional derivative, and the first-order Taylor remainder shrinks
-    like h^2 (a second-order check).
+    like h^2 (a second-order check);
+(d) at its kinks, the partials are the one-sided or chosen ones the entry promises (abs: 0 at 0).
 
 The reference functions take the namespace `m` they compute with: `math` for the values in
 (a), and `mpmath` (at 40 digits) for the finite differences, so that the differences carry no
@@ -52,31 +54,83 @@ from ad_compiler.core import expr as ex
 from ad_compiler.core.primitives import PRIMITIVES as RULES
 
 # ---------------------------------------------------------------------------------------------
-# The independent reference: op -> f(m, params, xs), with m the math namespace to compute in
+# THE rows: one per primitive, holding its independent reference f(m, params, xs) (m the math
+# namespace to compute in), the params to try, where to draw points, and its kinks
 # ---------------------------------------------------------------------------------------------
 
 Reference = Callable[[Any, tuple, Sequence[Any]], Any]
-
-_H: dict[str, Callable[[Any, Any], Any]] = {
-    "sin": lambda m, u: m.sin(u),
-    "cos": lambda m, u: m.cos(u),
-    "tan": lambda m, u: m.tan(u),
-    "exp": lambda m, u: m.exp(u),
-    "log": lambda m, u: m.log(u),
-    "sqrt": lambda m, u: m.sqrt(u),
-    "tanh": lambda m, u: m.tanh(u),
-    "sinh": lambda m, u: m.sinh(u),
-    "cosh": lambda m, u: m.cosh(u),
-    "asin": lambda m, u: m.asin(u),
-    "acos": lambda m, u: m.acos(u),
-    "atan": lambda m, u: m.atan(u),
-    "log1p": lambda m, u: m.log1p(u),
-    "abs": lambda m, u: m.fabs(u),
-}
+# (params, number of inputs, generator) -> a point inside the domain
+Sampler = Callable[[tuple, int, random.Random], list[float]]
+# A point with a known one-sided or chosen partial: (params, inputs, the partial per input).
+Kink = tuple[tuple, tuple[float, ...], tuple[float, ...]]
 
 
-def _unary_reference(h: Callable[[Any, Any], Any]) -> Reference:
-    return lambda m, params, xs: h(m, params[0] * xs[0] + params[1])
+@dataclass(frozen=True)
+class Row:
+    """One primitive's scalar test: reference, param choices, a sampler and its kinks."""
+
+    reference: Reference
+    params: list[tuple]
+    sample: Sampler
+    kinks: tuple[Kink, ...] = ()
+
+
+def _uniform(low: float, high: float) -> Sampler:
+    return lambda params, n, rng: [rng.uniform(low, high) for _ in range(n)]
+
+
+def _apart(low: float, high: float, gap: float = 0.1) -> Sampler:
+    """Inputs at least `gap` apart from each other and from the constant operands."""
+
+    def sample(params: tuple, n: int, rng: random.Random) -> list[float]:
+        while True:
+            xs = [rng.uniform(low, high) for _ in range(n)]
+            values = _interleave(params[-1], xs)
+            if all(abs(a - b) > gap for a, b in itertools.combinations(values, 2)):
+                return xs
+
+    return sample
+
+
+_UNARY_PARAMS = [
+    (1, 0, "math"),
+    (1, 0, "numpy"),
+    (2.5, -0.3, "math"),
+    (-0.7, 0.4, "numpy"),
+    (-1, 0, "math"),
+    (0.5, 1.25, "math"),
+]
+
+
+def unary(
+    h: Callable[[Any, Any], Any],
+    low: float,
+    high: float,
+    libs: tuple[str, ...] = ("math", "numpy"),
+    signs: bool = False,
+    kinks: tuple[tuple[float, float], ...] = (),
+) -> Row:
+    """The row of h(scale * x + offset): u = scale * x + offset drawn from [low, high] (either
+    sign with `signs`), each kink (u, dh/du there) checked where u is exactly representable."""
+    params = [p for p in _UNARY_PARAMS if p[2] in libs]
+    params += [(1, 0, "builtins"), (-2, 0.5, "builtins")] if "builtins" in libs else []
+
+    def sample(params: tuple, n: int, rng: random.Random) -> list[float]:
+        u = rng.uniform(low, high)
+        if signs and rng.random() < 0.5:
+            u = -u
+        scale, offset = params[0], params[1]
+        return [(u - offset) / scale]
+
+    points = []
+    for scale, offset, lib in params:
+        for u, du in kinks:
+            x = (u - offset) / scale
+            if scale * x + offset == u:  # the kink is exactly representable here
+                points.append(((scale, offset, lib), (x,), (scale * du,)))
+    return Row(
+        lambda m, params, xs: h(m, params[0] * xs[0] + params[1]), params, sample, tuple(points)
+    )
 
 
 def _affine(m: Any, params: tuple, xs: Sequence[Any]) -> Any:
@@ -93,127 +147,112 @@ def _product(m: Any, params: tuple, xs: Sequence[Any]) -> Any:
     return out
 
 
+def _product_sample(params: tuple, n: int, rng: random.Random) -> list[float]:
+    fractional = any(not float(p).is_integer() for p in params)
+    out = []
+    for _ in params:
+        x = rng.uniform(0.3, 1.8)
+        out.append(x if fractional or rng.random() < 0.5 else -x)
+    return out
+
+
 def _cpow(m: Any, params: tuple, xs: Sequence[Any]) -> Any:
     scale, offset, _lib, base = params
     return m.exp((scale * xs[0] + offset) * m.log(base))
 
 
-REFERENCE: dict[str, Reference] = {
-    "affine": _affine,
-    "product": _product,
-    "cpow": _cpow,
-    **{fn: _unary_reference(h) for fn, h in _H.items()},
+ROWS: dict[str, Row] = {
+    "affine": Row(
+        _affine,
+        [
+            (0.0,),  # no terms: a constant
+            (-2.5,),
+            (0, 1),  # one term
+            (1.5, -3.0),
+            (0, 0.25),
+            (0, 1, 1),  # two terms
+            (0, 1, -1),
+            (-1.5, 0.5, -0.25),
+            (2, 1 / 3, -2.0),
+            (3, 2, -1, 0.1),  # three terms
+        ],
+        _uniform(-3, 3),
+    ),
+    "product": Row(
+        _product,
+        [
+            (2,),  # one factor
+            (-2,),
+            (0.5,),
+            (-1,),
+            (1, 1),  # two factors
+            (1, -1),
+            (2, -0.5),
+            (1, 1, 1),  # three factors
+            (-2, 3, 0.5),
+            (-1, -2, -1),
+            (1, 1, 1, 1),  # the last direct product
+            (1, -1, 2, 1),
+            (1, 1, 1, 1, 1),  # the first prefix-product one
+            (2, -1, 1, 0.5, -0.5),
+            (1, 1, 1, 1, 1, 1),  # six factors
+            (1, -1, 2, 0.5, -0.5, 3),
+            (-1, -1, -2, -1, -0.5, -3),
+            (3, 1, 1, 1, 1, 1, 1, 1),
+        ],
+        _product_sample,
+    ),
+    "cpow": Row(
+        _cpow,
+        [
+            (1, 0, "math", 2.0),
+            (-0.5, 1.5, "math", 10.0),
+            (2, 0.3, "math", 0.5),
+            (1.5, -1, "math", math.e),
+            (1, 0, "numpy", 3.0),
+        ],
+        lambda params, n, rng: [(rng.uniform(-2.0, 2.0) - params[1]) / params[0]],
+    ),
+    "sin": unary(lambda m, u: m.sin(u), -3.0, 3.0),
+    "cos": unary(lambda m, u: m.cos(u), -3.0, 3.0),
+    "tan": unary(lambda m, u: m.tan(u), -1.3, 1.3),
+    "exp": unary(lambda m, u: m.exp(u), -3.0, 3.0),
+    "log": unary(lambda m, u: m.log(u), 0.2, 5.0),
+    "sqrt": unary(lambda m, u: m.sqrt(u), 0.2, 5.0),
+    "tanh": unary(lambda m, u: m.tanh(u), -2.0, 2.0),
+    "sinh": unary(lambda m, u: m.sinh(u), -2.5, 2.5),
+    "cosh": unary(lambda m, u: m.cosh(u), -2.5, 2.5),
+    "asin": unary(lambda m, u: m.asin(u), -0.9, 0.9),
+    "acos": unary(lambda m, u: m.acos(u), -0.9, 0.9),
+    "atan": unary(lambda m, u: m.atan(u), -3.0, 3.0),
+    "log1p": unary(lambda m, u: m.log1p(u), -0.6, 4.0),
+    "abs": unary(
+        lambda m, u: m.fabs(u),
+        0.1,
+        3.0,
+        ("math", "numpy", "builtins"),
+        signs=True,
+        kinks=((0.0, 0.0),),  # the subgradient 0 at the kink
+    ),
 }
 
-# ---------------------------------------------------------------------------------------------
-# The cases: param choices per op, and where to sample the inputs
-# ---------------------------------------------------------------------------------------------
-
-# Where u = scale * x + offset is sampled, per unary function (well inside the domain).
-_U_DOMAIN: dict[str, tuple[float, float]] = {
-    "sin": (-3.0, 3.0),
-    "cos": (-3.0, 3.0),
-    "tan": (-1.3, 1.3),
-    "exp": (-3.0, 3.0),
-    "log": (0.2, 5.0),
-    "sqrt": (0.2, 5.0),
-    "tanh": (-2.0, 2.0),
-    "sinh": (-2.5, 2.5),
-    "cosh": (-2.5, 2.5),
-    "asin": (-0.9, 0.9),
-    "acos": (-0.9, 0.9),
-    "atan": (-3.0, 3.0),
-    "log1p": (-0.6, 4.0),
-    "abs": (0.1, 3.0),  # either sign; away from the kink
-    "cpow": (-2.0, 2.0),
-}
-
-_UNARY_PARAMS = [
-    (1, 0, "math"),
-    (1, 0, "numpy"),
-    (2.5, -0.3, "math"),
-    (-0.7, 0.4, "numpy"),
-    (-1, 0, "math"),
-    (0.5, 1.25, "math"),
-]
-
-CASES: dict[str, list[tuple]] = {
-    "affine": [
-        (0.0,),  # no terms: a constant
-        (-2.5,),
-        (0, 1),  # one term
-        (1.5, -3.0),
-        (0, 0.25),
-        (0, 1, 1),  # two terms
-        (0, 1, -1),
-        (-1.5, 0.5, -0.25),
-        (2, 1 / 3, -2.0),
-        (3, 2, -1, 0.1),  # three terms
-    ],
-    "product": [
-        (2,),  # one factor
-        (-2,),
-        (0.5,),
-        (-1,),
-        (1, 1),  # two factors
-        (1, -1),
-        (2, -0.5),
-        (1, 1, 1),  # three factors
-        (-2, 3, 0.5),
-        (-1, -2, -1),
-        (1, 1, 1, 1),  # the last direct product
-        (1, -1, 2, 1),
-        (1, 1, 1, 1, 1),  # the first prefix-product one
-        (2, -1, 1, 0.5, -0.5),
-        (1, 1, 1, 1, 1, 1),  # six factors
-        (1, -1, 2, 0.5, -0.5, 3),
-        (-1, -1, -2, -1, -0.5, -3),
-        (3, 1, 1, 1, 1, 1, 1, 1),
-    ],
-    "cpow": [
-        (1, 0, "math", 2.0),
-        (-0.5, 1.5, "math", 10.0),
-        (2, 0.3, "math", 0.5),
-        (1.5, -1, "math", math.e),
-        (1, 0, "numpy", 3.0),
-    ],
-    **{fn: list(_UNARY_PARAMS) for fn in _H},
-}
-CASES["abs"] += [(1, 0, "builtins"), (-2, 0.5, "builtins")]
-
-# Points with a known subgradient: op -> [(u, expected dz/du)] (abs: 0 at the kink).
-SUBGRADIENTS: dict[str, list[tuple[float, float]]] = {"abs": [(0.0, 0.0)]}
+REFERENCE: dict[str, Reference] = {op: row.reference for op, row in ROWS.items()}
+CASES: dict[str, list[Any]] = {op: list(row.params) for op, row in ROWS.items()}
 
 POINTS = 4
 RTOL = 1e-7
 ATOL = 1e-12
 
 
-def _arity(op: str, params: tuple) -> int:
+def _arity(params: tuple, op: str) -> int:
+    """The number of inputs of a step of `op` with `params`."""
     if op == "affine":
         return len(params) - 1
     if op == "product":
         return len(params)
+    if RULES[op].takes_numbers():
+        return sum(c is None for c in params[-1])
     return 1
-
-
-def _sample(op: str, params: tuple, rng: random.Random) -> list[float]:
-    """A random point inside the domain of the step."""
-    if op == "affine":
-        return [rng.uniform(-3, 3) for _ in range(_arity(op, params))]
-    if op == "product":
-        fractional = any(not float(p).is_integer() for p in params)
-        out = []
-        for _ in params:
-            x = rng.uniform(0.3, 1.8)
-            out.append(x if fractional or rng.random() < 0.5 else -x)
-        return out
-    lo, hi = _U_DOMAIN[op]
-    u = rng.uniform(lo, hi)
-    if op == "abs" and rng.random() < 0.5:
-        u = -u
-    scale, offset = params[0], params[1]
-    return [(u - offset) / scale]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -578,7 +617,7 @@ MARGIN = 0.05
 
 def _trace(op: str, params: tuple) -> ir.Trace:
     """A one-step trace z_1 = op[params](inputs), inputs v_{1-d}..v_0."""
-    d = _arity(op, params)
+    d = _arity(params, op)
     names = tuple(f"x{i}" for i in range(d))
     inputs = tuple(i - d + 1 for i in range(d))
     step = ir.Step(1, op, inputs, params)
@@ -816,13 +855,13 @@ def test_rule_against_independent_reference(op: str) -> None:
     h = mp.mpf("1e-8")
     scalar_cases = [c for c in CASES[op] if not isinstance(c, ArrayCase)]
     array_cases = [c for c in CASES[op] if isinstance(c, ArrayCase)]
-    checked = kinks = 0
+    checked = 0
     for params in scalar_cases:
         step = _trace(op, params).steps[0]
         samples: list[tuple[list[float], Any, list[Any]]] = []
         mparams = tuple(mp.mpf(p) if isinstance(p, (int, float)) else p for p in params)
         for _ in range(POINTS):
-            xs = _sample(op, params, rng)
+            xs = ROWS[op].sample(params, _arity(params, op), rng)
             where = f"{op}{params} at {xs}"
             value, contrib, partial = _run(step, xs, 1.0)
 
@@ -886,17 +925,12 @@ def test_rule_against_independent_reference(op: str) -> None:
                 expected_i = [float(c[i]) for _, _, c in samples]
                 assert np.allclose(contrib[i], expected_i, rtol=1e-13, atol=1e-300), f"{params}"
 
-        # the subgradient at a kink
-        for u, expected_du in SUBGRADIENTS.get(op, []):
-            scale, offset = params[0], params[1]
-            x = (u - offset) / scale
-            if scale * x + offset != u:  # the kink is not exactly representable here
-                continue
-            _, contrib, _ = _run(step, [x], 1.0)
-            assert contrib[0] == scale * expected_du, f"{op}{params} at u={u}: {contrib[0]}"
-            kinks += 1
     assert checked >= 3 * len(scalar_cases)
-    assert kinks >= len(SUBGRADIENTS.get(op, [])), f"no kink of {op} was checked"
+
+    # the one-sided or chosen partials at the kinks
+    for params, xs, expected in ROWS[op].kinks if op in ROWS else ():
+        _, contrib, _ = _run(_trace(op, params).steps[0], list(xs), 1.0)
+        assert list(contrib) == list(expected), f"{op}{params} at {xs}: {contrib} != {expected}"
 
     # the array cases: the compiler's own primal and adjoint programs, with arrays=True
     problems = [p for k, case in enumerate(array_cases) for p in _check_array_case(op, case, k)]

@@ -347,7 +347,8 @@ class TexPrinter(Printer):
             (arg,) = e.args
             atomic = isinstance(arg, (Var, Temp)) or (isinstance(arg, Const) and arg.value >= 0)
             return f"{tex} {args[0]}" if atomic else f"{tex}({args[0]})"
-        return rf"\mathrm{{{tex_text(e.fn)}}}(" + ", ".join(args) + ")"
+        name = tex if tex and "{}" not in tex else rf"\mathrm{{{tex_text(e.fn)}}}"
+        return name + "(" + ", ".join(args) + ")"
 
     def literal(self, value: Any) -> str:
         return r"\mathtt{" + tex_text(Printer.literal(self, value)) + "}"
