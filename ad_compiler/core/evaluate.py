@@ -5,6 +5,7 @@ their values from it.
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -28,10 +29,6 @@ from .ir import Assign
 from .runtime import HELPERS
 
 
-def _sign(x: Any) -> Any:
-    return (x > 0) - (x < 0)
-
-
 def library(lib: str) -> Mapping[str, Callable[..., Any]] | Any:
     """The namespace that a Call's `lib` refers to."""
     if lib == "math":
@@ -40,7 +37,7 @@ def library(lib: str) -> Mapping[str, Callable[..., Any]] | Any:
         return numpy
     if lib == "adc":
         return HELPERS
-    return {"abs": abs, "sign": _sign}
+    return builtins
 
 
 def evaluate(expr: Expr, env: Mapping[Var | Temp, Any]) -> Any:
