@@ -75,7 +75,7 @@ CASES: list[tuple[str, str, int, int, str]] = [
     ("string default", "def f(x, y='a'):\n    return x\n", 1, 12, "'a'"),
     # unknown calls
     ("unknown function", "def f(x, y):\n    return foo(x) + y\n", 2, 12, "foo"),
-    ("builtin max", "def f(x, y):\n    return x + max(x, y)\n", 2, 16, "max"),
+    ("builtin divmod", "def f(x, y):\n    return x + divmod(x, y)\n", 2, 16, "divmod"),
     ("print call", "def f(x):\n    return print(x)\n", 2, 12, "print"),
     ("print statement", "def f(x):\n    print(x)\n    return x\n", 2, 5, "print"),
     ("sin not imported", "def f(x):\n    return sin(x)\n", 2, 12, "sin"),

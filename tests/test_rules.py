@@ -234,6 +234,35 @@ ROWS: dict[str, Row] = {
         signs=True,
         kinks=((0.0, 0.0),),  # the subgradient 0 at the kink
     ),
+    "atanh": unary(lambda m, u: m.atanh(u), -0.9, 0.9),
+    "log2": unary(lambda m, u: m.log(u) / m.log(2), 0.2, 5.0),
+    "log10": unary(lambda m, u: m.log(u) / m.log(10), 0.2, 5.0),
+    "expm1": unary(lambda m, u: m.expm1(u), -3.0, 3.0),
+    "square": unary(lambda m, u: u * u, -3.0, 3.0, ("numpy",)),
+    "max": Row(
+        lambda m, params, xs: max(_interleave(params[0], xs)),
+        [((None, None),), ((None, 0.5),), ((-1.0, None),), ((None, None, None),)],
+        _apart(-3.0, 3.0),
+        # ties: the first of equal arguments is the one max returns
+        (
+            (((None, None),), (1.0, 1.0), (1, 0)),
+            (((None, None, None),), (2.0, 2.0, 2.0), (1, 0, 0)),
+            (((None, None, None),), (-1.0, 2.0, 2.0), (0, 1, 0)),
+            (((None, 0.0),), (0.0,), (1,)),
+            (((0.0, None),), (0.0,), (0,)),
+        ),
+    ),
+    "min": Row(
+        lambda m, params, xs: min(_interleave(params[0], xs)),
+        [((None, None),), ((None, 0.5),), ((-1.0, None),), ((None, None, None),)],
+        _apart(-3.0, 3.0),
+        (
+            (((None, None),), (1.0, 1.0), (1, 0)),
+            (((None, None, None),), (3.0, -1.0, -1.0), (0, 1, 0)),
+            (((None, 0.0),), (0.0,), (1,)),
+            (((0.0, None),), (0.0,), (0,)),
+        ),
+    ),
 }
 
 REFERENCE: dict[str, Reference] = {op: row.reference for op, row in ROWS.items()}

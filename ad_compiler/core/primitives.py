@@ -780,6 +780,43 @@ class Compare(Primitive):
         return [], []
 
 
+class Extremum(Primitive):
+    """max(a, b, ...) / min(a, b, ...) of two or more numbers: params (consts,). The adjoint
+    goes to the argument the builtin returns, the first of equal ones: each later argument is
+    chosen only when strictly better, as the builtin's loop chooses."""
+
+    type = 3
+    kind = "call"
+
+    def __init__(self, fn: str, better: str) -> None:
+        signature = (Param("args", "operands", least=2),)
+        spellings = (("builtins", fn),)
+        tex = rf"\{fn}"
+        super().__init__(fn, spellings=spellings, signature=signature, tex=tex, library="builtins")
+        self.fn, self.better = fn, better
+        most = "largest" if better == ">" else "smallest"
+        self.explain = f"Type 3: the {most} argument gets zbar (the first of equal ones)"
+
+    def primal(self, step: Step) -> Expr:
+        return Call("builtins", self.fn, tuple(_operands(step, step.params[0])))
+
+    def show(self, step: Step, name: Name) -> str:
+        ops = [name(a) for a in step.args]
+        shown = [ops.pop(0) if c is None else show_number(c) for c in step.params[0]]
+        return f"{self.fn}({', '.join(shown)})"
+
+    def partial(self, step: Step, i: int) -> Expr:
+        operands = _operands(step, step.params[0])
+        k = _positions(step.params[0])[i]
+        mine = operands[k]
+        tests = [BinOp(self.better, mine, other) for other in operands[:k]]
+        tests += [BinOp(self.better + "=", mine, other) for other in operands[k + 1 :]]
+        chosen = tests[0]
+        for test in tests[1:]:
+            chosen = BinOp("*", chosen, test)
+        return chosen
+
+
 # ---------------------------------------------------------------------------------------------
 # The table
 # ---------------------------------------------------------------------------------------------
@@ -908,6 +945,45 @@ TABLE: tuple[Primitive, ...] = (
         python=abs,
         tex="|{}|",
     ),
+    Unary(
+        "atanh",
+        math_name="atanh",
+        numpy_name="arctanh",
+        also=(("numpy", "atanh"),),
+        derivative=lambda u, y, f: div(ONE, BinOp("-", ONE, _sq(u))),
+        formula="1/(1 - u^2)",
+    ),
+    Unary(
+        "log2",
+        math_name="log2",
+        numpy_name="log2",
+        derivative=lambda u, y, f: div(ONE, mul(Const(math.log(2)), u)),
+        formula="1/(u log 2)",
+        tex=r"\log_2",
+    ),
+    Unary(
+        "log10",
+        math_name="log10",
+        numpy_name="log10",
+        derivative=lambda u, y, f: div(ONE, mul(Const(math.log(10)), u)),
+        formula="1/(u log 10)",
+        tex=r"\log_{10}",
+    ),
+    Unary(
+        "expm1",
+        math_name="expm1",
+        numpy_name="expm1",
+        derivative=lambda u, y, f: f("exp", u),
+        formula="exp(u)",
+    ),
+    Unary(
+        "square",
+        math_name=None,
+        numpy_name="square",
+        derivative=lambda u, y, f: mul(Const(2), u),
+        formula="2u",
+        python=lambda v: v * v,
+    ),
     ConstantPower("cpow"),
     # Arrays
     Reduction("sum", "_unsum"),
@@ -923,6 +999,9 @@ TABLE: tuple[Primitive, ...] = (
     Clip(),
     Where(),
     Compare(),
+    # Builtins of several arguments
+    Extremum("max", ">"),
+    Extremum("min", "<"),
 )
 
 #: Every primitive by its name in the trace (a step's op).
