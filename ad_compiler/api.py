@@ -22,9 +22,10 @@ from .teach import tables as report
 from .teach.check import CheckResult, compare
 from .teach.graph import INSTALL_HINT, PICTURE_FORMATS, GraphvizMissing
 from .teach.points import parse_values
-from .train.loop import parse_settings, plot_history
+from .train.loop import parse_settings
 from .train.loop import run as run_training
 from .train.loop import setup as setup_training
+from .train.plots import plot_history
 
 __all__ = [
     "PASSES",

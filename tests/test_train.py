@@ -12,7 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from ad_compiler import CompileError
-from ad_compiler.train import loop as training
+from ad_compiler.train import loop
+from ad_compiler.train.data import Split, load_data, prepare
+from ad_compiler.train.loop import parse_settings
+from ad_compiler.train.model import Model, load_model, matmul_operands, param_shapes, parse_shape
 from cli.main import main
 
 from .conftest import ROOT, SAMPLES, run_adc
@@ -42,7 +45,7 @@ MLP_RUN = dict(
 )
 
 
-def sklearn_optimum(split: training.Split, model: training.Model, lam: float) -> float:
+def sklearn_optimum(split: Split, model: Model, lam: float) -> float:
     """Our objective at scikit-learn's optimum of the same objective.
 
     LogisticRegression minimises C sum_i logloss_i + |w|^2 / 2 with an unpenalised intercept,
@@ -54,7 +57,7 @@ def sklearn_optimum(split: training.Split, model: training.Model, lam: float) ->
     return float(model.primal(w=fit.coef_[0], b=float(fit.intercept_[0]), X=X, y=y, lam=lam))
 
 
-def lstsq_mse(split: training.Split) -> float:
+def lstsq_mse(split: Split) -> float:
     """The least-squares optimum's MSE on the training split (a column of ones for b)."""
     A = np.c_[split.X_train, np.ones(split.n_train)]
     coef = np.linalg.lstsq(A, split.y_train, rcond=None)[0]
@@ -75,7 +78,7 @@ def percent(text: str) -> float:
 
 
 def test_logistic_l2_gd_reaches_sklearns_optimum_and_95_percent() -> None:
-    result = training.train(LOGISTIC, **LOGISTIC_RUN)
+    result = loop.train(LOGISTIC, **LOGISTIC_RUN)
     fstar = sklearn_optimum(result.split, result.model, LAM)
     assert abs(result.loss - fstar) / fstar <= 1e-4
     assert result.loss == result.history[-1]
@@ -85,7 +88,7 @@ def test_logistic_l2_gd_reaches_sklearns_optimum_and_95_percent() -> None:
 
 
 def test_least_squares_gd_reaches_the_lstsq_mse() -> None:
-    result = training.train(LEAST_SQUARES, **LSQ_RUN)
+    result = loop.train(LEAST_SQUARES, **LSQ_RUN)
     best = lstsq_mse(result.split)
     assert abs(result.loss - best) / best <= 1e-6
     assert result.train_accuracy is None and result.accuracy_note is None  # regression
@@ -93,14 +96,14 @@ def test_least_squares_gd_reaches_the_lstsq_mse() -> None:
 
 
 def test_mlp_minibatch_sgd_reaches_96_percent_held_out() -> None:
-    result = training.train(MLP, **MLP_RUN)
+    result = loop.train(MLP, **MLP_RUN)
     assert result.shapes == {"theta1": (16, 30), "theta2": (16, 16), "theta3": (16,)}
     assert result.test_accuracy >= 0.96
     assert result.history[-1] < 0.5 * result.history[0]
     assert result.gradient_evaluations == 200 * 456 and result.steps == 200 * 15
 
 
-def _hinge_lp_optimum(split: training.Split, lam: float) -> float:
+def _hinge_lp_optimum(split: Split, lam: float) -> float:
     """min mean(max(0, 1 - y (Xw + b))) + lam |w|_1 as a linear program (scipy's HiGHS)."""
     from scipy.optimize import linprog
 
@@ -116,7 +119,7 @@ def _hinge_lp_optimum(split: training.Split, lam: float) -> float:
 
 
 def test_subgradient_descent_decreases_the_l1_hinge_objective() -> None:
-    result = training.train(
+    result = loop.train(
         HINGE, data="breast_cancer", method="subgradient", labels="pm1", lr=0.5, epochs=300
     )
     history = result.history
@@ -142,7 +145,7 @@ def test_adc_train_logistic_prints_the_optimum_accuracy_and_plots(tmp_path) -> N
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     shown = figures(proc.stdout)
-    plan = training.setup(LOGISTIC, **{k: v for k, v in LOGISTIC_RUN.items()})
+    plan = loop.setup(LOGISTIC, **{k: v for k, v in LOGISTIC_RUN.items()})
     fstar = sklearn_optimum(plan.split, plan.model, LAM)
     assert abs(float(shown["final loss"]) - fstar) / fstar <= 1e-4
     assert percent(shown["held-out accuracy"]) >= 0.95
@@ -159,7 +162,7 @@ def test_adc_train_least_squares_and_mlp_print_their_results() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     shown = figures(proc.stdout)
-    best = lstsq_mse(training.setup(LEAST_SQUARES, **LSQ_RUN).split)
+    best = lstsq_mse(loop.setup(LEAST_SQUARES, **LSQ_RUN).split)
     assert abs(float(shown["final loss"]) - best) / best <= 1e-6
     assert "accuracy" not in proc.stdout and "held-out loss" in shown
 
@@ -172,7 +175,7 @@ def test_adc_train_least_squares_and_mlp_print_their_results() -> None:
     shown = figures(proc.stdout)
     assert percent(shown["held-out accuracy"]) >= 0.96
     assert shown["gradient evaluations"] == str(200 * 456)
-    assert float(shown["final loss"]) == pytest.approx(training.train(MLP, **MLP_RUN).loss)
+    assert float(shown["final loss"]) == pytest.approx(loop.train(MLP, **MLP_RUN).loss)
 
 
 def test_adc_train_says_when_accuracy_is_unavailable(tmp_path) -> None:
@@ -332,50 +335,50 @@ def test_other_clean_errors() -> None:
 def test_csv_with_a_header_picks_the_target_by_name_or_index(tmp_path) -> None:
     path = tmp_path / "d.csv"
     path.write_text("a,b,t\n1,2,0\n3,4,1\n5,6,0\n")
-    data = training.load_data(path)
+    data = load_data(path)
     assert data.feature_names == ["a", "b"] and data.target_name == "t"
     np.testing.assert_array_equal(data.X, [[1, 2], [3, 4], [5, 6]])
     np.testing.assert_array_equal(data.y, [0, 1, 0])
-    assert training.load_data(path, "a").feature_names == ["b", "t"]
-    np.testing.assert_array_equal(training.load_data(path, "0").y, [1, 3, 5])
-    np.testing.assert_array_equal(training.load_data(path, -2).y, [2, 4, 6])
+    assert load_data(path, "a").feature_names == ["b", "t"]
+    np.testing.assert_array_equal(load_data(path, "0").y, [1, 3, 5])
+    np.testing.assert_array_equal(load_data(path, -2).y, [2, 4, 6])
     with pytest.raises(CompileError, match="no column `zz`"):
-        training.load_data(path, "zz")
+        load_data(path, "zz")
     with pytest.raises(CompileError, match="out of range"):
-        training.load_data(path, 5)
+        load_data(path, 5)
 
 
 def test_csv_without_header_and_bad_rows(tmp_path) -> None:
     path = tmp_path / "d.csv"
     path.write_text("1,2,3\n4,5,6\n")
-    data = training.load_data(path)
+    data = load_data(path)
     assert data.X.shape == (2, 2) and list(data.y) == [3, 6]
     path.write_text("1,2,3\n4,5\n")
     with pytest.raises(CompileError, match="row has 2 columns") as info:
-        training.load_data(path)
+        load_data(path)
     assert info.value.line == 2
     path.write_text("x,y\n1,\n")
     with pytest.raises(CompileError, match="column `y` is not numeric: this row is empty"):
-        training.load_data(path)
+        load_data(path)
 
 
 def test_npz_with_x_and_y_or_a_single_table(tmp_path) -> None:
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(20, 3)), rng.normal(size=20)
     np.savez(tmp_path / "xy.npz", X=X, y=y)
-    data = training.load_data(tmp_path / "xy.npz")
+    data = load_data(tmp_path / "xy.npz")
     np.testing.assert_array_equal(data.X, X)
     np.testing.assert_array_equal(data.y, y)
     np.savez(tmp_path / "table.npz", table=np.c_[X, y])
-    data = training.load_data(tmp_path / "table.npz", 0)
+    data = load_data(tmp_path / "table.npz", 0)
     np.testing.assert_array_equal(data.y, X[:, 0])
     assert data.X.shape == (20, 3)
     np.savez(tmp_path / "two.npz", a=X, b=y)
     with pytest.raises(CompileError, match="holds arrays a, b"):
-        training.load_data(tmp_path / "two.npz")
+        load_data(tmp_path / "two.npz")
     np.savez(tmp_path / "text.npz", X=np.array([["a", "b"]]), y=np.array([1.0]))
     with pytest.raises(CompileError, match="array X is not numeric"):
-        training.load_data(tmp_path / "text.npz")
+        load_data(tmp_path / "text.npz")
 
 
 def test_training_on_a_csv_file_through_adc(tmp_path) -> None:
@@ -396,8 +399,8 @@ def test_training_on_a_csv_file_through_adc(tmp_path) -> None:
 
 
 def test_labels_split_and_standardisation() -> None:
-    data = training.load_data("breast_cancer")
-    split = training.prepare(data, labels="pm1", test_size=0.2, seed=3)
+    data = load_data("breast_cancer")
+    split = prepare(data, labels="pm1", test_size=0.2, seed=3)
     assert set(np.unique(split.y_train)) == {-1.0, 1.0}
     np.testing.assert_array_equal(split.positive_train, split.y_train > 0)
     share = data.y.mean()  # stratified: both splits keep the share of positives
@@ -406,32 +409,32 @@ def test_labels_split_and_standardisation() -> None:
     np.testing.assert_allclose(split.X_train.mean(axis=0), 0, atol=1e-12)
     np.testing.assert_allclose(split.X_train.std(axis=0), 1, rtol=1e-12)
     assert np.abs(split.X_test.mean(axis=0)).max() > 1e-3  # the test split's own stats unused
-    raw = training.prepare(data, raw=True, seed=3)
+    raw = prepare(data, raw=True, seed=3)
     assert raw.mean is None and set(np.unique(raw.y_train)) == {0.0, 1.0}
     np.testing.assert_allclose(raw.X_train, split.X_train * split.scale + split.mean, atol=1e-9)
 
-    iris = training.prepare(training.load_data("iris"), labels="pm1")
+    iris = prepare(load_data("iris"), labels="pm1")
     assert iris.task.startswith("class 1 vs the rest") and iris.positive_train.mean() < 0.5
-    digits = training.prepare(training.load_data("digits"), labels="01", positive=3)
+    digits = prepare(load_data("digits"), labels="01", positive=3)
     assert set(np.unique(digits.y_train)) == {0.0, 1.0}
     assert abs(digits.y_train.mean() - 0.1) < 0.01
 
 
 def test_shapes_hyperparameters_and_trained_parameters() -> None:
-    model = training.load_model(LOGISTIC, settings={"lam": 0.5})
+    model = load_model(LOGISTIC, settings={"lam": 0.5})
     assert model.trained == ["w", "b"] and model.hyper == {"lam": 0.5}
-    assert training.matmul_operands(model.trace) == ["w"]
-    assert training.param_shapes(model, 7) == {"w": (7,), "b": ()}
-    assert training.param_shapes(model, 7, ["b=()", "w=d"]) == {"w": (7,), "b": ()}
-    mlp = training.load_model(MLP)
+    assert matmul_operands(model.trace) == ["w"]
+    assert param_shapes(model, 7) == {"w": (7,), "b": ()}
+    assert param_shapes(model, 7, ["b=()", "w=d"]) == {"w": (7,), "b": ()}
+    mlp = load_model(MLP)
     assert mlp.trained == ["theta1", "theta2", "theta3"] and mlp.predict is not None
-    assert training.param_shapes(mlp, 5, {"theta1": (4, 5), "theta2": (4, 4), "theta3": 4}) == {
+    assert param_shapes(mlp, 5, {"theta1": (4, 5), "theta2": (4, 4), "theta3": 4}) == {
         "theta1": (4, 5),
         "theta2": (4, 4),
         "theta3": (4,),
     }
     with pytest.raises(CompileError, match="is trained"):
-        training.load_model(LOGISTIC, settings={"w": 1.0})
-    assert training.parse_shape("b=") == ("b", ())
-    assert training.parse_shape("t=16, 30") == ("t", (16, 30))
-    assert training.parse_settings(["lam=1e-3"]) == {"lam": 0.001}
+        load_model(LOGISTIC, settings={"w": 1.0})
+    assert parse_shape("b=") == ("b", ())
+    assert parse_shape("t=16, 30") == ("t", (16, 30))
+    assert parse_settings(["lam=1e-3"]) == {"lam": 0.001}

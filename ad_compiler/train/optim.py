@@ -63,7 +63,6 @@ ParamSpec = Any
 Schedule = str | Callable[[int], float]
 Callback = Callable[[int, float, dict[str, Any]], Any]
 
-_SCHEDULES = ("constant", "sqrt")
 _INITS = ("zeros", "normal")
 _INIT_STD = 0.01
 _SAMPLING = ("sgd", "minibatch_sgd")
