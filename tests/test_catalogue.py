@@ -9,13 +9,13 @@ the command that reaches it and a complete example file. The tests check that
   non-empty `hint:`, on stderr, with exit status 1, an empty stdout and no traceback;
 - B: the catalogue and the code agree: every message template in ad_compiler/ and cli/ (read
   with `ast`) is printed by some entry, and every entry's message is one the code can print;
-- C: the README's catalogue block is exactly `render_block()` of this list.
+- C: the catalogue block of docs/errors.md is exactly `render_block()` of this list.
 
 `VARIANTS` adds other sites of catalogued messages that must be located as well, and
 `test_completeness_checks_catch_a_change` shows that B notices an added or reworded message.
 
-After changing the catalogue, rewrite the README block with
-`python -c "from tests.test_catalogue import write_readme; write_readme()"`.
+After changing the catalogue, rewrite the block in docs/errors.md with
+`python -c "from tests.test_catalogue import write_errors_page; write_errors_page()"`.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ class Entry:
     reported: str = ""  # the file the error names, when not FILE (a data file, a plot)
     progress: str = ""  # a line `adc train` prints on stderr before an error during training
     source: bool = True  # False: no source line or caret (the error has no place in the file)
-    note: str = ""  # README text for entries without a source line to show
-    offending: str = ""  # README text for the offending line when it is too long to show
+    note: str = ""  # catalogue text for entries without a source line to show
+    offending: str = ""  # catalogue text for the offending line when it is too long to show
     reachable: bool = True
     reason: str = ""  # why it cannot be reached (reachable=False only)
 
@@ -1338,10 +1338,10 @@ def test_catalogue_is_consistent() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# C: the README lists the catalogue
+# C: docs/errors.md lists the catalogue
 # ---------------------------------------------------------------------------------------------
 
-README = ROOT / "README.md"
+ERRORS_PAGE = ROOT / "docs" / "errors.md"
 START = "<!-- catalogue:start -->"
 END = "<!-- catalogue:end -->"
 
@@ -1363,7 +1363,7 @@ def _example_cell(e: Entry) -> str:
 
 
 def render_block() -> str:
-    """The README text between the catalogue markers."""
+    """The text of docs/errors.md between the catalogue markers."""
     intro = (
         "Every diagnostic is `FILE:LINE:COL: error: MESSAGE`, the source line, a caret under the "
         "column and a `hint:` line, on stderr with exit status 1. Errors with no place in the "
@@ -1392,20 +1392,20 @@ def render_block() -> str:
     return "\n".join(rows) + "\n\n"
 
 
-def _readme_block(text: str) -> str:
+def _catalogue_block(text: str) -> str:
     assert text.count(START) == 1 and text.count(END) == 1
     return text[text.index(START) + len(START) : text.index(END)]
 
 
-def write_readme() -> None:
-    """Replace the README's catalogue block (only that) with `render_block()`."""
-    text = README.read_text(encoding="utf-8")
-    old = START + _readme_block(text) + END
-    README.write_text(text.replace(old, START + render_block() + END), encoding="utf-8")
+def write_errors_page() -> None:
+    """Replace the catalogue block of docs/errors.md (only that) with `render_block()`."""
+    text = ERRORS_PAGE.read_text(encoding="utf-8")
+    old = START + _catalogue_block(text) + END
+    ERRORS_PAGE.write_text(text.replace(old, START + render_block() + END), encoding="utf-8")
 
 
-def test_readme_lists_the_catalogue() -> None:
-    block = _readme_block(README.read_text(encoding="utf-8"))
+def test_errors_page_lists_the_catalogue() -> None:
+    block = _catalogue_block(ERRORS_PAGE.read_text(encoding="utf-8"))
     assert block == render_block()
     for e in CATALOGUE:
         assert _code(e.message) in block, e.message

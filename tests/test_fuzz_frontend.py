@@ -719,7 +719,7 @@ DEPTHS = [1, 2, 10, 99, 100, 101, 199, 200, 201, 500, 990, 999, 1000, 1001, 2000
 depths = st.sampled_from(DEPTHS) | st.integers(1, 3000)
 deep = st.builds(lambda kind, n: _encode(DEEP[kind](n)), st.sampled_from(sorted(DEEP)), depths)
 # Every function of a file gets its own gradient with its helpers inlined, so a chain of n
-# helpers compiles to O(n^2) lines by design (the README says so): chains stop at 200 here.
+# helpers compiles to O(n^2) lines by design (docs/language.md says so): chains stop at 200 here.
 chain_depths = st.sampled_from([d for d in DEPTHS if d <= 200]) | st.integers(1, 200)
 helper_chains = st.builds(
     lambda kind, n: _encode(HELPER_CHAINS[kind](n)),

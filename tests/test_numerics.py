@@ -221,13 +221,13 @@ def test_division_by_a_product_overflows_like_the_source() -> None:
     assert compiled.f(3.0, 7.0, 11.0) == plain["f"](3.0, 7.0, 11.0)
 
 
-def test_affine_cancellation_is_folded_as_the_readme_says() -> None:
+def test_affine_cancellation_is_folded_as_documented() -> None:
     compiled, plain = both("def f(x):\n    return (x + 1e20) - 1e20\n")
     assert compiled.f(1.0) == 1.0 and plain["f"](1.0) == 0.0  # the documented difference
     assert compiled.traces["f"].steps == []
 
 
-def test_dead_steps_are_dropped_as_the_readme_says() -> None:
+def test_dead_steps_are_dropped_as_documented() -> None:
     compiled, plain = both("import math\n\ndef f(x):\n    y = math.log(x)\n    return x * 2\n")
     assert outcome(plain["f"], 0.0) == ("raises", ValueError)
     assert compiled.f(0.0) == 0.0

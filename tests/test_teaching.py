@@ -1,5 +1,5 @@
 """Teaching outputs: the computation graph, LaTeX/Markdown/HTML tables, --explain, the cost
-report, and the README's pictures, all generated from the trace.
+report, and the pictures docs/teaching.md shows, all generated from the trace.
 
 Golden files in tests/golden/ hold every output format on the seed's two examples. They are
 written by the code, never by hand: after an intended change, regenerate them with
@@ -33,11 +33,12 @@ from ad_compiler.teach.cost import BAUR_STRASSEN, fitted_slope, naive_gradient, 
 from cli.main import main
 
 from .conftest import ROOT, SAMPLES, run_adc
+from .docs import block, page
 
 GOLDEN = ROOT / "tests" / "golden"
 FIGURES = ROOT / "docs" / "figures"
 UPDATE = os.environ.get("ADC_UPDATE_GOLDEN") == "1"
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+TEACHING = "docs/teaching.md"
 
 # The seed's two examples and the points the lecture shows them at.
 EXAMPLES = {
@@ -816,7 +817,7 @@ def test_explain_in_json_and_latex() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# 6. The README's pictures are what the tools make now
+# 6. The pictures docs/teaching.md shows are what the tools make now
 # ---------------------------------------------------------------------------------------------
 
 
@@ -894,73 +895,60 @@ def test_committed_cost_plot_is_from_the_counts_adc_makes_now() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The README shows these outputs as adc prints them
+# docs/teaching.md shows these outputs as adc prints them
 # ---------------------------------------------------------------------------------------------
 
 
-def _readme_block(lang: str, prefix: str) -> str:
-    found = [
-        b for b in re.findall(rf"```{lang}\n(.*?)```", README, flags=re.S) if b.startswith(prefix)
-    ]
-    assert len(found) == 1, prefix
-    return found[0]
-
-
-def test_readme_explain_block_is_what_adc_prints() -> None:
-    block = _readme_block("text", "Reverse adjoint trace\n  v5bar")
+def test_docs_explain_block_is_what_adc_prints() -> None:
+    shown = block(TEACHING, "baydin-explain")
     out = adc("run", str(SAMPLES / "baydin.py"), "--explain")
     assert (
         "Reverse adjoint trace\n" + out.split("Reverse adjoint trace\n")[1].split("\n\n")[0] + "\n"
-        == block
+        == shown
     )
 
 
-def test_readme_latex_block_is_what_adc_prints() -> None:
-    assert _readme_block("latex", "% f(x1=2, x2=5)") == _latex(SAMPLES / "baydin.py")
+def test_docs_latex_block_is_what_adc_prints() -> None:
+    assert block(TEACHING, "baydin-latex") == _latex(SAMPLES / "baydin.py")
 
 
-def test_readme_dot_block_is_what_adc_prints() -> None:
-    assert _readme_block("dot", "// The computation graph of f") == adc(
-        "graph", str(SAMPLES / "slide.py")
-    )
+def test_docs_dot_block_is_what_adc_prints() -> None:
+    assert block(TEACHING, "slide-dot") == adc("graph", str(SAMPLES / "slide.py"))
 
 
-def test_readme_cost_block_is_what_adc_prints() -> None:
-    block = _readme_block("text", "f(w1, w2): V = 8 nodes")
+def test_docs_cost_block_is_what_adc_prints() -> None:
+    shown = block(TEACHING, "slide-cost")
     golden = (GOLDEN / "slide_cost.txt").read_text()
     counts = golden.split("\n\ntime: not measured")[0]
-    assert block.startswith(counts + "\n\ntime per call at ")
-    assert TIME_BLOCK.fullmatch("time per call" + block.split("\n\ntime per call")[1])
+    assert shown.startswith(counts + "\n\ntime per call at ")
+    assert TIME_BLOCK.fullmatch("time per call" + shown.split("\n\ntime per call")[1])
 
 
-def test_readme_shows_the_pictures() -> None:
+def test_docs_show_the_pictures() -> None:
     for picture in ["baydin_table.png", "slide_graph.svg", "slide_graph_values.svg", "cost.png"]:
-        assert f"(docs/figures/{picture})" in README, picture
+        assert f"(figures/{picture})" in page(TEACHING), picture
         assert (FIGURES / picture).exists()
 
 
-def test_readme_notebook_example_runs() -> None:
+def test_docs_notebook_example_runs() -> None:
     namespace: dict = {}
-    exec(
-        _readme_block("python", "import ad_compiler\n\ncompiled = ad_compiler.compile_file("),
-        namespace,
-    )
+    exec(block(TEACHING, "notebook"), namespace)
     assert "<table>" in namespace["compiled"].trace_report()._repr_html_()
 
 
-def test_readme_cost_table_and_figures_are_the_plotted_numbers() -> None:
+def test_docs_cost_table_and_figures_are_the_plotted_numbers() -> None:
     sys.path.insert(0, str(SAMPLES / "scripts"))
     from cost_plot import summary_table
 
     data = json.loads((FIGURES / "cost.json").read_text())
-    assert summary_table(data) in README
+    assert summary_table(data) in page(TEACHING)
     rows = data["rows"]
     sizes = [r["T"] for r in rows]
 
     def slope(kind: str, key: str) -> str:
         return f"{fitted_slope(sizes, [r[kind][key] for r in rows]):.2f}"
 
-    text = " ".join(README.split())  # the prose, whatever its line breaks
+    text = " ".join(page(TEACHING).split())  # the prose, whatever its line breaks
     assert f"slope {slope('operations', 'primal')} for f and grad_f" in text
     assert slope("operations", "gradient") == "1.00"
     assert f"grow with slope {slope('operations', 'naive')}, as T * n" in text

@@ -1,5 +1,5 @@
-"""`adc train` and ad_compiler.train: the training results the README quotes, data loading,
-labels and splits, shapes, and clean errors for bad data."""
+"""`adc train` and ad_compiler.train: the training results docs/training.md quotes, data
+loading, labels and splits, shapes, and clean errors for bad data."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from ad_compiler.train.model import Model, load_model, matmul_operands, param_sh
 from cli.main import main
 
 from .conftest import ROOT, SAMPLES, run_adc
+from .docs import block, page
 
 pytest.importorskip("sklearn")
 
@@ -29,7 +30,7 @@ HINGE = SAMPLES / "hinge.py"
 SCRIPT = ROOT / "samples" / "scripts" / "compare_methods.py"
 PNG = b"\x89PNG\r\n\x1a\n"
 
-# The settings the README quotes.
+# The settings docs/training.md quotes.
 LAM = 0.01
 LOGISTIC_RUN = dict(data="breast_cancer", labels="pm1", settings={"lam": LAM}, lr=1.0, epochs=1000)
 LSQ_RUN = dict(data="diabetes", lr=0.2, epochs=3000)
@@ -213,21 +214,16 @@ def test_compare_methods_uses_equal_gradient_evaluations_and_writes_its_png(
     assert [table[m][2] for m in ("gd", "sgd", "minibatch")] == ["3", str(3 * 456), "45"]
 
 
-def _training_section() -> str:
-    readme = (ROOT / "README.md").read_text()
-    return readme.split("\n## Training\n", 1)[1].split("\n## ", 1)[0]
-
-
-def test_the_readme_links_the_committed_comparison_figure() -> None:
+def test_the_docs_link_the_committed_comparison_figure() -> None:
     figure = ROOT / "docs" / "figures" / "compare_methods.png"
     assert figure.read_bytes()[:8] == PNG
-    assert "(docs/figures/compare_methods.png)" in _training_section()
+    assert "(figures/compare_methods.png)" in page("docs/training.md")
 
 
-def test_the_readme_training_example_is_what_adc_prints(tmp_path) -> None:
-    section = _training_section()
-    command = re.findall(r"```sh\n(.*?)```", section, flags=re.S)[0].split()
-    shown, error = re.findall(r"```text\n(.*?)```", section, flags=re.S)[:2]
+def test_the_docs_training_example_is_what_adc_prints(tmp_path) -> None:
+    command = block("docs/training.md", "train-command").split()
+    shown = block("docs/training.md", "train-report")
+    error = block("docs/training.md", "train-error")
     assert command[:2] == ["adc", "train"]
     proc = run_adc(*command[1:])
     assert proc.returncode == 0, proc.stderr

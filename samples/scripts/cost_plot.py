@@ -135,7 +135,7 @@ def plot(data: dict[str, Any], png: Path, digest: str) -> None:
 
 
 def summary_table(data: dict[str, Any]) -> str:
-    """The plotted numbers as the Markdown table the README shows."""
+    """The plotted numbers as the Markdown table docs/teaching.md shows."""
 
     def secs(s: float) -> str:
         if s >= 100:

@@ -1,4 +1,4 @@
-"""The README's teaching pictures, drawn by adc from the seed's two examples.
+"""The teaching pictures of docs/teaching.md, drawn by adc from the seed's two examples.
 
 - docs/figures/baydin_table.png: the Baydin et al. primal and adjoint tables at (2, 5), drawn
   with matplotlib's mathtext from the LaTeX `adc run samples/baydin.py --format latex` prints
