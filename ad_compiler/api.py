@@ -88,7 +88,7 @@ class Compiled(Build):
         function: str | None = None,
         notation: str = "v",
     ) -> report.RunReport:
-        """The seed's primal and adjoint tables at `values` (the rest from the defaults), as
+        """The lecture's primal and adjoint tables at `values` (the rest from the defaults), as
         `adc run` prints them; `notation` 'v' (v_i) or 'z' (the slide's z_t)."""
         name = self.function_name(function)
         trace = self.traces[name]
@@ -120,7 +120,7 @@ class Compiled(Build):
         timing: bool = True,
         repeat: int = 7,
     ) -> cost.CostReport:
-        """The seed's complexity facts, as `adc cost` prints them; timed at `values` (or the
+        """The lecture's complexity facts, as `adc cost` prints them; timed at `values` (or the
         defaults, or a random point) unless `timing` is False."""
         name = self.function_name(function)
         trace = self.traces[name]

@@ -1,4 +1,4 @@
-"""Array benchmark: generated gradients of the seed's models against hand-written NumPy.
+"""Array benchmark: generated gradients of the lecture's models against hand-written NumPy.
 
 Run with `make bench` (or `python benchmarks/bench_arrays.py`). Per-call medians in this
 process; the figures that matter are ratios: generated / hand-written gradient (target
@@ -49,7 +49,7 @@ def hand_logistic(w, b, X, y, lam):
 
 
 def hand_mlp(t1, t2, t3, X, y):
-    """The seed's backprop, vectorised over the batch."""
+    """The lecture's backprop, vectorised over the batch."""
     a2 = 1 / (1 + np.exp(-(X @ t1.T)))
     a3 = 1 / (1 + np.exp(-(a2 @ t2.T)))
     z4 = a3 @ t3

@@ -3,7 +3,7 @@
 Run with `make bench` (or `python benchmarks/bench_core.py [--quick] [--json FILE]`).
 Prints Markdown tables. Every time is a median over repeats measured in this process, and the
 figures that matter are ratios against a baseline run in the same process:
-  - gradient / primal per call (the Baur-Strassen constant; the seed says O(1), we aim <= 3),
+  - gradient / primal per call (the Baur-Strassen constant; the lecture says O(1), we aim <= 3),
   - generated gradient / hand-written gradient per call,
   - compile time per step at T = 1,000, 10,000 and 100,000 (flat means linear growth).
 """

@@ -103,7 +103,7 @@ def compile_cmd(
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @clean_errors
 def trace_cmd(file: str, function: str | None, fmt: str) -> None:
-    """Print the SSA trace z1..zT of a function in the seed's computation model."""
+    """Print the SSA trace z1..zT of a function in the lecture's computation model."""
     compiled, function = api.open_function(file, function)
     report = compiled.trace_report(function)
     if fmt == "json":
@@ -184,7 +184,7 @@ def graph_cmd(
 @click.option("--function", "function", help="The function to measure (default: the main one).")
 @clean_errors
 def cost_cmd(file: str, values: tuple[str, ...], function: str | None) -> None:
-    """The seed's complexity facts: V, E, T, the operations of the generated primal and
+    """The lecture's complexity facts: V, E, T, the operations of the generated primal and
     gradient by kind against the Baur-Strassen bound, a naive forward-mode gradient's, and the
     measured times (at NAME=VALUE ..., the defaults, or a random point)."""
     compiled, function = api.open_function(file, function)

@@ -1,4 +1,4 @@
-"""The seed's reverse sweep: from a trace to the program computing its gradient.
+"""The lecture's reverse sweep: from a trace to the program computing its gradient.
 
 Seed dz_T/dz_T = 1, then for t = T..1 each edge (t -> parent) adds zbar_t * dz_t/dz_parent to the
 parent's adjoint: the first contribution assigns, later ones accumulate. O(V + E) lines.

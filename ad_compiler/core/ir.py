@@ -29,7 +29,7 @@ class Step:
 
 @dataclass
 class Trace:
-    """A function lowered to a straight-line SSA trace z_1..z_T of the seed's model."""
+    """A function lowered to a straight-line SSA trace z_1..z_T of the lecture's model."""
 
     name: str
     params: tuple[str, ...]

@@ -1,4 +1,4 @@
-"""The seed's complexity facts for one function, counted from the code adc generates.
+"""The lecture's complexity facts for one function, counted from the code adc generates.
 
 The Baur-Strassen/Griewank theorem of the lecture: if every step is Type 1, 2 or 3 and h'(u)
 costs about what h(u) does, the reverse mode computes df/dw in O(T), a constant times the cost
@@ -158,11 +158,11 @@ class Timing:
 
 @dataclass
 class CostReport:
-    """The seed's complexity facts for one function (see the module's docstring)."""
+    """The lecture's complexity facts for one function (see the module's docstring)."""
 
     function: str
     params: tuple[str, ...]
-    T: int  # noqa: N815 - the seed's names
+    T: int  # noqa: N815 - the lecture's names
     E: int  # noqa: N815
     primal: Counter[str]
     gradient: Counter[str]

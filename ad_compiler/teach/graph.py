@@ -1,4 +1,4 @@
-"""The computation graph of a trace, as the seed's slide draws it: one node per input and per
+"""The computation graph of a trace, as the lecture's slide draws it: one node per input and per
 step, labelled with its operation (and, at a point, its value and adjoint), one edge per
 argument a step reads, in the direction data flows, optionally labelled with the local partial
 dz_c/dz_t. Written as Graphviz DOT text, which needs nothing; SVG and PNG need Graphviz.
@@ -75,12 +75,12 @@ class Graph:
         self._names = {n.var: n.name for n in self.nodes}
 
     @property
-    def V(self) -> int:  # noqa: N802 - the seed's name
+    def V(self) -> int:  # noqa: N802 - the lecture's name
         """The number of nodes: inputs and steps."""
         return len(self.nodes)
 
     @property
-    def E(self) -> int:  # noqa: N802 - the seed's name
+    def E(self) -> int:  # noqa: N802 - the lecture's name
         """The number of edges: the arguments the steps read."""
         return len(self.edges)
 

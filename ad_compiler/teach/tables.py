@@ -1,4 +1,4 @@
-"""Reports that read the IR and never feed back into it: the trace listing and the seed's
+"""Reports that read the IR and never feed back into it: the trace listing and the lecture's
 primal/adjoint tables, as text, Markdown, JSON, LaTeX or HTML (a notebook's display)."""
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def _caption(trace: Trace) -> str:
 class Row:
     """One line of a table: `var = expr` and the value it takes.
 
-    `tex` holds the row in the seed's LaTeX notation: for a primal row `v_1 = \\ln v_{-1}`, for
+    `tex` holds the row in the lecture's LaTeX notation: for a primal row `v_1 = \\ln v_{-1}`, for
     an adjoint row the general formula and the concrete one (`\\bar{v}_0 = \\bar{v}_3
     \\frac{\\partial v_3}{\\partial v_0}`, `\\bar{v}_3 \\times \\cos v_0`). `rule` says, for an
     adjoint row, which rule of the computation model gave its local partial.
@@ -166,7 +166,7 @@ class RunReport:
         return json.dumps(_json_safe(self.to_dict(explain)), indent=2)
 
     def to_text(self, explain: bool = False) -> str:
-        """The seed's two tables as plain text, then the value and gradient; `explain` adds,
+        """The lecture's two tables as plain text, then the value and gradient; `explain` adds,
         under each adjoint row, the rule that gave its local partial."""
         out = ["Forward primal trace"]
         out += _text_rows(self.primal)
@@ -176,7 +176,7 @@ class RunReport:
         return "\n".join(out)
 
     def to_markdown(self, explain: bool = False) -> str:
-        """The seed's two tables as GitHub Markdown (`explain`: a column for the rule)."""
+        """The lecture's two tables as GitHub Markdown (`explain`: a column for the rule)."""
         out = ["**Forward primal trace**", "", "| variable | expression | value |", "|---|---|---|"]
         out += [f"| {_md_code(r.var)} | {_md_code(r.expr)} | {_md_value(r)} |" for r in self.primal]
         out += ["", "**Reverse adjoint trace**", ""]
@@ -195,7 +195,7 @@ class RunReport:
         return "\n".join(out)
 
     def to_latex(self, explain: bool = False) -> str:
-        """The seed's two tables as LaTeX `tabular`s in its notation (v_{-1}, \\bar{v}_0), for
+        """The lecture's two tables as LaTeX `tabular`s in its notation (v_{-1}, \\bar{v}_0), for
         any LaTeX document: no package needed. `explain` adds a line under each adjoint row."""
         out = [f"% {line}" for line in self._summary().splitlines()]
         out += ["\\begin{tabular}{ll}", r"\multicolumn{2}{l}{\textbf{Forward primal trace}} \\"]
@@ -358,7 +358,7 @@ def run_report(
     filename: str = "",
     wrt: Sequence[str] | None = None,
 ) -> RunReport:
-    """The seed's primal and adjoint tables for `trace` at `inputs`.
+    """The lecture's primal and adjoint tables for `trace` at `inputs`.
 
     `value` and `gradient` are what the generated code returned (one partial per name of
     `wrt`, by default every parameter); the tables come from the reference evaluator, one row
@@ -455,14 +455,14 @@ def _show_target(target: Var | Temp, name: Any) -> str:
 
 
 def _edge(gbar: Expr, partial: Expr) -> Expr:
-    """gbar * partial as the seed writes it: `v1bar / v-1`, `v5bar * (-1)`, `v3bar * cos(v0)`."""
+    """gbar * partial as the lecture writes it: `v1bar / v-1`, `v5bar * (-1)`, `v3bar * cos(v0)`."""
     if isinstance(partial, BinOp) and partial.op == "/" and partial.left == Const(1):
         return BinOp("/", gbar, partial.right)
     return BinOp("*", gbar, partial)
 
 
 def _step_expr(step: Step) -> Expr:
-    """A step as the seed writes it: products as powers (`w1 * w2^-1`), others as computed."""
+    """A step as the lecture writes it: products as powers (`w1 * w2^-1`), others as computed."""
     if step.op == "product":
         factors = [power(Var(a), p) for a, p in zip(step.args, step.params)]
         out = factors[0]

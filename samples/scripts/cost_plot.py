@@ -1,4 +1,4 @@
-"""The seed's complexity theorem as a picture: docs/figures/cost.png and docs/figures/cost.json.
+"""The lecture's complexity theorem as a picture: docs/figures/cost.png and docs/figures/cost.json.
 
 For the chain of tanh neurons of samples/scripts/chain.py at T = 10 ... 100,000 steps
 (n = T/2 + 1 inputs), adc compiles each member and this script records

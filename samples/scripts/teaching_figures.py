@@ -1,4 +1,4 @@
-"""The teaching pictures of docs/teaching.md, drawn by adc from the seed's two examples.
+"""The teaching pictures of docs/teaching.md, drawn by adc from the lecture's two examples.
 
 - docs/figures/baydin_table.png: the Baydin et al. primal and adjoint tables at (2, 5), drawn
   with matplotlib's mathtext from the LaTeX `adc run samples/baydin.py --format latex` prints
@@ -31,7 +31,7 @@ GRAPHS = {"slide_graph": ({}, False), "slide_graph_values": ({"w1": 1.5, "w2": 0
 
 
 def baydin_report() -> RunReport:
-    """The seed's table: samples/baydin.py at its defaults (2, 5)."""
+    """The lecture's table: samples/baydin.py at its defaults (2, 5)."""
     return compile_file(ROOT / "samples" / "baydin.py").run_report()
 
 
@@ -45,7 +45,7 @@ def slide_graphs() -> dict[str, str]:
 
 
 def draw_table(report: RunReport, png: Path, digest: str) -> None:
-    """Both tables side by side, as the seed's slide shows them, each cell in mathtext."""
+    """Both tables side by side, as the lecture's slide shows them, each cell in mathtext."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -71,7 +71,7 @@ def draw_table(report: RunReport, png: Path, digest: str) -> None:
         fig.text(x, 1 - step, title, fontsize=13, weight="bold", va="center")
         for c in range(columns):
             texts = [r.tex[c] if len(r.tex) > c else "" for r in body]
-            equals = "= " if c == 1 else ""  # the concrete column, as the seed writes it
+            equals = "= " if c == 1 else ""  # the concrete column, as the lecture writes it
             cells = [f"${equals}{_display(t)}$" if t else "" for t in texts]
             x = column(x, cells)
         return column(x, [_value(r) for r in body])

@@ -193,7 +193,7 @@ SIGMOID_NOTE = "{3} = sigmoid({0}), steps {1}..{3}: d{3}/d{0} = {3} * (1 - {3})"
 
 def fuse_sigmoids(program: Program) -> Program:
     """Each spelled-out sigmoid s = 1 / (exp(-u) + 1) of array code in one line, with the
-    adjoint ubar = sbar * s * (1 - s) (the seed's a(1 - a)) instead of three steps' adjoints:
+    adjoint ubar = sbar * s * (1 - s) (the lecture's a(1 - a)) instead of three steps' adjoints:
     the gradient keeps s alone alive, not exp(-u) too."""
     trace = program.trace
     if not trace.arrays:

@@ -235,7 +235,7 @@ def _inline_read_once(
 
 def fuse_lines(program: Program) -> Program:
     """Fewer temporaries in scalar code: an adjoint's contributions are summed in one line (the
-    seed's dz_T/dz_t = sum over z_t's children), and a value read by just one later line of
+    lecture's dz_T/dz_t = sum over z_t's children), and a value read by just one later line of
     its sweep is computed inside that line. Every operation and its operands stay the same
     (but for a sum's opening `-s + a`, written `a - s`), so the results are the same to the
     bit; each line's comment names all the steps it does."""
