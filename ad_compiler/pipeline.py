@@ -164,14 +164,3 @@ def read_source(path: str | Path) -> str:
             f"cannot read {p}: {exc.strerror}", filename=str(p), hint="check its permissions"
         ) from None
     return decode(data, str(p))
-
-
-def build_file(
-    path: str | Path,
-    function: str | None = None,
-    wrt: Sequence[str] | None = None,
-    passes: Sequence[str] | None = None,
-    backend: str = "python",
-) -> Build:
-    """Compile a source file (see `build`)."""
-    return build(read_source(path), str(path), function, wrt, passes, backend)

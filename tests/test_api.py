@@ -77,3 +77,49 @@ def test_value_and_grad_of_a_live_function_with_wrt() -> None:
 def test_grad_rejects_what_is_not_a_python_function() -> None:
     with pytest.raises(TypeError):
         ad_compiler.grad(math.sin)
+
+
+# ---------------------------------------------------------------------------------------------
+# What is checked before any compiling, and errors that carry their place
+# ---------------------------------------------------------------------------------------------
+
+BROKEN = "def f(x):\n    return foo(x)\n"  # compiling it fails: `foo` is unknown
+
+
+def test_a_bad_backend_or_pass_is_refused_before_any_compiling() -> None:
+    with pytest.raises(ValueError, match="unknown backend 'fortran'"):
+        ad_compiler.compile_source(BROKEN, backend="fortran")
+    with pytest.raises(ValueError, match="unknown passes"):
+        ad_compiler.compile_source(BROKEN, passes=["fold", "nope"])
+    with pytest.raises(CompileError, match="unknown function `foo`"):
+        ad_compiler.compile_source(BROKEN)  # the same source reaches the compiler otherwise
+
+
+def test_numba_refuses_array_code_before_lowering_it() -> None:
+    with pytest.raises(CompileError, match="the numba backend compiles scalar functions only"):
+        ad_compiler.compile_source("import numpy as np\n\n\n" + BROKEN, backend="numba")
+
+
+def test_an_output_path_that_cannot_be_written_is_reported_before_compiling(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    source = tmp_path / "f.py"
+    source.write_text(BROKEN)
+    result = CliRunner().invoke(main, ["compile", str(source), "-o", str(tmp_path / "no/f.py")])
+    assert result.exit_code == 1
+    assert "output directory" in result.stderr and "does not exist" in result.stderr
+    assert "foo" not in result.stderr
+
+
+def test_a_domain_error_through_the_api_shows_its_source_line() -> None:
+    compiled = ad_compiler.compile_source(
+        "import math\n\n\ndef f(x):\n    y = x + 1\n    return math.log(y)\n", filename="f.py"
+    )
+    with pytest.raises(CompileError) as caught:
+        compiled.run_report({"x": -2.0})
+    error = caught.value
+    assert (error.filename, error.line) == ("f.py", 6)
+    assert error.source_line == "    return math.log(y)"
+    assert "    return math.log(y)\n           ^" in error.render()

@@ -1020,8 +1020,7 @@ def _spelled(lib: str, kind: str) -> dict[str, Primitive]:
 SOURCE_NAMES: dict[str, dict[str, str]] = {
     lib: {name: p.name for name, p in _spelled(lib, "unary").items()} for lib in ("math", "numpy")
 }
-#: numpy's functions that take a signature (`np.sum(x, axis=0)`), and the method forms.
-NUMPY_CALLS: dict[str, Primitive] = _spelled("numpy", "call")
+#: The method forms of functions that take a signature (`x.sum(axis=0)`).
 METHODS: dict[str, Primitive] = _spelled("method", "call")
 #: Builtins the source may call without an import.
 BUILTINS: dict[str, Primitive] = {n: p for (lib, n), p in SPELLINGS.items() if lib == "builtins"}
