@@ -116,6 +116,13 @@ class Primitive:
         """The library the step's code calls ('math', 'numpy', 'builtins'), if any."""
         return self._library
 
+    def may_fail(self, step: Step) -> bool:
+        """Whether the step can fail at finite arguments: raise (math's domain and overflow
+        errors, division by zero, a float power's overflow) or, in numpy, give nan or inf
+        with a warning. A gradient computes such a step even when it needs no value of it, so
+        that it fails where the function does. Shape errors do not count."""
+        return False
+
     def takes_numbers(self) -> bool:
         """Whether operands may be numbers, so the step's params end with their pattern."""
         return any(p.kind in ("operand", "operands") for p in self.signature)
@@ -278,6 +285,9 @@ class Product(Primitive):
         assert out is not None
         return out
 
+    def may_fail(self, step: Step) -> bool:
+        return any(p != 1 for p in step.params)  # a division, or a float power (overflow)
+
     def show(self, step: Step, name: Name) -> str:
         parts = []
         for a, p in zip(step.args, step.params):
@@ -387,6 +397,7 @@ class Unary(Primitive):
         also: Iterable[tuple[str, str]] = (),
         python: Callable[[float], float] | None = None,
         tex: str = "",
+        fails: bool = False,
     ) -> None:
         spellings = ([("math", math_name)] if math_name else []) + [("numpy", numpy_name)]
         super().__init__(name, spellings=[*spellings, *also], fresh=True, tex=tex)
@@ -395,12 +406,17 @@ class Unary(Primitive):
         self.derivative = derivative
         self.formula = formula
         self.singular = singular
+        # Whether h fails at some finite u: a domain error (nan in numpy) or an overflow (inf).
+        self.fails = fails
         # Python's own function, which folds constants where the source calls math.
         self.python = python or getattr(math, math_name or name)
         self.explain = f"Type 3 (unary): h'(u) with h = {name}, h'(u) = {formula}"
 
     def library(self, step: Step) -> str | None:
         return step.params[2]
+
+    def may_fail(self, step: Step) -> bool:
+        return self.fails
 
     def fold(self, lib: str, value: Number) -> Number:
         """h(value) for a constant, by the library the source calls: numpy's cosh may round
@@ -453,6 +469,9 @@ class ConstantPower(Primitive):
 
     def library(self, step: Step) -> str | None:
         return step.params[2]
+
+    def may_fail(self, step: Step) -> bool:
+        return True  # base ** u overflows
 
     def primal(self, step: Step) -> Expr:
         return BinOp("**", Const(step.params[3]), _argument(step))
@@ -852,6 +871,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "exp",
+        fails=True,
         math_name="exp",
         numpy_name="exp",
         derivative=lambda u, y, f: y,
@@ -860,6 +880,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "log",
+        fails=True,
         math_name="log",
         numpy_name="log",
         derivative=lambda u, y, f: div(ONE, u),
@@ -868,6 +889,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "sqrt",
+        fails=True,
         math_name="sqrt",
         numpy_name="sqrt",
         derivative=lambda u, y, f: div(Const(0.5), y),
@@ -885,6 +907,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "sinh",
+        fails=True,
         math_name="sinh",
         numpy_name="sinh",
         derivative=lambda u, y, f: f("cosh", u),
@@ -893,6 +916,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "cosh",
+        fails=True,
         math_name="cosh",
         numpy_name="cosh",
         derivative=lambda u, y, f: f("sinh", u),
@@ -901,6 +925,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "asin",
+        fails=True,
         math_name="asin",
         numpy_name="arcsin",
         also=(("numpy", "asin"),),
@@ -911,6 +936,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "acos",
+        fails=True,
         math_name="acos",
         numpy_name="arccos",
         also=(("numpy", "acos"),),
@@ -930,6 +956,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "log1p",
+        fails=True,
         math_name="log1p",
         numpy_name="log1p",
         derivative=lambda u, y, f: div(ONE, BinOp("+", ONE, u)),
@@ -947,6 +974,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "atanh",
+        fails=True,
         math_name="atanh",
         numpy_name="arctanh",
         also=(("numpy", "atanh"),),
@@ -955,6 +983,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "log2",
+        fails=True,
         math_name="log2",
         numpy_name="log2",
         derivative=lambda u, y, f: div(ONE, mul(Const(math.log(2)), u)),
@@ -963,6 +992,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "log10",
+        fails=True,
         math_name="log10",
         numpy_name="log10",
         derivative=lambda u, y, f: div(ONE, mul(Const(math.log(10)), u)),
@@ -971,6 +1001,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "expm1",
+        fails=True,
         math_name="expm1",
         numpy_name="expm1",
         derivative=lambda u, y, f: f("exp", u),
@@ -978,6 +1009,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "square",
+        fails=True,
         math_name=None,
         numpy_name="square",
         derivative=lambda u, y, f: mul(Const(2), u),
