@@ -119,9 +119,17 @@ def test_shape_parents_know_a_broadcast_of_shapes_already_seen() -> None:
 
 
 def test_mlp_gradient_skips_the_loss_values_logaddexp() -> None:
-    on = compile_text(MLP, function="loss", wrt=["theta1", "theta2", "theta3"])
+    """With tanh layers nothing can fail, and the gradient skips the loss's logaddexp; with
+    the sigmoid's exp, which can overflow, it computes the loss to give nan where it is not
+    finite."""
+    tanh = MLP.replace("return 1 / (1 + np.exp(-z))", "return np.tanh(z)")
+    assert tanh != MLP
+    on = compile_text(tanh, function="loss", wrt=["theta1", "theta2", "theta3"])
     assert "logaddexp" not in called(function_node(on.source, "grad_loss"))
     assert "logaddexp" in called(function_node(on.source, "value_and_grad_loss"))
+    sigmoid = compile_text(MLP, function="loss", wrt=["theta1", "theta2", "theta3"])
+    grad = function_node(sigmoid.source, "grad_loss")
+    assert "logaddexp" in called(grad) and "_defined(" in ast.unparse(grad)
 
 
 def test_gradient_skips_what_only_the_value_needs() -> None:

@@ -289,6 +289,8 @@ NUMPY_ATTRIBUTES = {
     "minimum", "clip", "where", "s_",
     # a uniform adjoint kept as a number: the mean's g / np.size(x)
     "size",
+    # 1/u in numpy's arithmetic, inf at 0 even for a Python float
+    "divide",
 }  # fmt: skip
 BUILTIN_CALLS = {"abs"}
 KEYWORDS = {"axis", "keepdims"}
@@ -303,6 +305,7 @@ ALLOWED_NODES = (
     ast.Subscript, ast.Slice, ast.keyword,
     ast.Delete, ast.Del,  # `del z3`: array code dropping intermediates (generated names only)
     ast.AugAssign,  # `z3bar += e`: array code accumulating in place (generated names only)
+    ast.If,  # `if x <= 0: z1 = log(x)`: a check that fails where the function does
 )  # fmt: skip
 
 

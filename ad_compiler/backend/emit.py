@@ -134,6 +134,8 @@ def _comment(line: Assign, trace: Trace, names: Names, fused: bool = False) -> s
     step = trace.step(line.step)
     if line.kind == "primal":  # only a fused line shows its primal steps
         return f"{name(step.index)} = {rule(step).show(step, name)}" if fused else ""
+    if line.kind == "check":
+        return "fails here as f does; its value is not needed"
     text = f"{name(step.index)} = {rule(step).show(step, name)}"
     if line.kind == "temp":
         return f"partial product for {text}"
@@ -167,10 +169,14 @@ def function_source(program: Program, names: Names, lines: dict[int, str]) -> st
     out = [_signature(program, names), f'    """{_docstring(program)}"""']
     reverse_started = False
     for i, line in enumerate(program.body):
-        if line.kind != "primal" and not reverse_started:
+        if line.kind not in ("primal", "check") and not reverse_started:
             out.append("    # reverse sweep")
             reverse_started = True
-        out.append("    " + lines[id(line)])
+        if line.guard is not None:
+            out.append(f"    if {names.text(line.guard)}:")
+            out.append("        " + lines[id(line)])
+        else:
+            out.append("    " + lines[id(line)])
         if i in program.releases:
             out.append("    del " + ", ".join(names.of(n) for n in program.releases[i]))
     results: list[ast.expr] = []
@@ -198,7 +204,8 @@ def _render_lines(programs: Sequence[Program], names: Names) -> dict[int, str]:
             if comment is None:
                 comment = comments[ckey] = _comment(line, program.trace, names)
             code = _statement_text(line, names)
-            rendered[id(line)] = f"{code:<{_COMMENT_COLUMN - 4}}  # {comment}" if comment else code
+            width = _COMMENT_COLUMN - (8 if line.guard is not None else 4)  # its indentation
+            rendered[id(line)] = f"{code:<{width}}  # {comment}" if comment else code
     return rendered
 
 

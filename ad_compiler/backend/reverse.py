@@ -72,6 +72,11 @@ def adjoint_body(trace: Trace, wrt: Sequence[str]) -> tuple[list[Assign], tuple[
         Var(trace.input_id(n), True) if trace.input_id(n) in assigned else _zero(trace, n)
         for n in wrt
     )
+    if trace.arrays and any(rule(s).may_fail(s) for s in trace.steps):
+        # numpy gives nan or inf where such a step fails, and a partial may not show it (log's
+        # 1/u is finite at u < 0): where the function's value is not finite, neither is the
+        # gradient
+        grads = tuple(Call("adc", "_defined", (Var(trace.output), g)) for g in grads)
     return body, grads
 
 

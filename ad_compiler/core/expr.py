@@ -13,6 +13,32 @@ from typing import Any
 
 Number = int | float
 
+
+class Divided(float):
+    """A coefficient 1/k that the source wrote as a division by k (`x / k`): its value is 1/k,
+    and code writes it as a division again, which rounds as the source does."""
+
+    __slots__ = ("divisor",)
+
+    def __new__(cls, divisor: Number) -> Divided:
+        coefficient = super().__new__(cls, 1 / divisor)
+        coefficient.divisor = divisor
+        return coefficient
+
+
+def times(c: Number, k: Number) -> Number:
+    """c * k for coefficients, keeping a division's spelling where one factor is 1 or -1."""
+    if isinstance(k, Divided) and c in (1, -1) and not isinstance(c, Divided):
+        return k if c == 1 else Divided(-k.divisor)
+    if isinstance(c, Divided) and k in (1, -1) and not isinstance(k, Divided):
+        return c if k == 1 else Divided(-c.divisor)
+    return c * k
+
+
+def negated(c: Number) -> Number:
+    """-c, keeping a division's spelling."""
+    return Divided(-c.divisor) if isinstance(c, Divided) else -c
+
 # ---------------------------------------------------------------------------------------------
 # Expressions: the right-hand sides of primal and adjoint statements
 # ---------------------------------------------------------------------------------------------

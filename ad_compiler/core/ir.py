@@ -78,9 +78,11 @@ def namer(trace: Trace, notation: str = "z") -> Callable[[int], str]:
 class Assign:
     """`target = expr` (or `target = target + expr` when accumulating): one line of code.
 
-    kind is 'primal' (computes step `step`), 'seed' (dz_T/dz_T = 1), 'edge' (the contribution
-    of edge `arg` of step `step` to its parent's adjoint) or 'temp' (a partial product).
-    An accumulation marked `inplace` adds into target's own array (`target += expr`).
+    kind is 'primal' (computes step `step`), 'check' (computes step `step` only where `guard`
+    holds, for it to fail there as the function does, its value being needed nowhere), 'seed'
+    (dz_T/dz_T = 1), 'edge' (the contribution of edge `arg` of step `step` to its parent's
+    adjoint) or 'temp' (a partial product). An accumulation marked `inplace` adds into
+    target's own array (`target += expr`).
     """
 
     target: Var | Temp
@@ -96,6 +98,7 @@ class Assign:
     note_vars: tuple[int, ...] = ()
     # The lines of the unfused code this one line stands for, when it stands for several.
     fused: tuple[Assign, ...] = ()
+    guard: Expr | None = None
 
 
 @dataclass

@@ -31,6 +31,7 @@ from .expr import (
     BinOp,
     Call,
     Const,
+    Divided,
     Expr,
     Index,
     Lit,
@@ -43,6 +44,7 @@ from .expr import (
     index_text,
     mul,
     neg,
+    negated,
     power,
     show_number,
 )
@@ -123,6 +125,12 @@ class Primitive:
         that it fails where the function does. Shape errors do not count."""
         return False
 
+    def fails_where(self, step: Step, expr: Expr) -> Expr | None:
+        """For `expr`, the code computing the step, a test on its arguments that holds
+        wherever it may fail (and maybe at some points where it does not), so that a check
+        computes it only there; None: no such test, the check computes it always."""
+        return None
+
     def takes_numbers(self) -> bool:
         """Whether operands may be numbers, so the step's params end with their pattern."""
         return any(p.kind in ("operand", "operands") for p in self.signature)
@@ -161,12 +169,9 @@ class Primitive:
 
 
 def _scaled(c: Number, x: Expr) -> Expr:
-    """c * x, written x / k when c is exactly 1/k for an integer k."""
-    if c != 0 and math.isfinite(c) and not float(c).is_integer():
-        k = 1 / c
-        if float(k).is_integer() and 1 / k == c and abs(k) < 1e15:
-            k = int(k)
-            return neg(div(x, Const(-k))) if k < 0 else div(x, Const(k))
+    """c * x as the source spelled it: `x / k` where it divided, else a product."""
+    if isinstance(c, Divided):
+        return BinOp("/", x, Const(c.divisor))
     return mul(Const(c), x)
 
 
@@ -181,11 +186,13 @@ class Affine(Primitive):
     def primal(self, step: Step) -> Expr:
         const, coeffs = step.params[0], step.params[1:]
         out: Expr | None = None
+        if const and coeffs and coeffs[0] < 0:  # `1 - t`, valid for booleans where -t is not
+            out, const = Const(const), 0
         for c, a in zip(coeffs, step.args):
             if out is None:
                 out = _scaled(c, Var(a))
             elif c < 0:
-                out = BinOp("-", out, _scaled(-c, Var(a)))
+                out = BinOp("-", out, _scaled(negated(c), Var(a)))
             else:
                 out = BinOp("+", out, _scaled(c, Var(a)))
         if out is None:
@@ -351,6 +358,11 @@ Derivative = Callable[[Expr, Expr, Callable[[str, Expr], Expr]], Expr]
 Singularity = Callable[[Expr, Expr], tuple[Expr, float]]
 
 
+def _beyond(bound: Number, op: str = ">") -> Callable[[Expr], Expr]:
+    """The test |u| > bound (or >=)."""
+    return lambda u: BinOp(op, Call("builtins", "abs", (u,)), Const(bound))
+
+
 def _inside_unit(u: Expr, y: Expr) -> Expr:
     return BinOp("<", _sq(u), ONE)
 
@@ -361,7 +373,7 @@ def _sq(u: Expr) -> Expr:
 
 def _argument(step: Step) -> Expr:
     scale, offset = step.params[0], step.params[1]
-    u = mul(Const(scale), Var(step.args[0]))
+    u = _scaled(scale, Var(step.args[0]))
     return add(u, Const(offset)) if offset else u
 
 
@@ -397,7 +409,7 @@ class Unary(Primitive):
         also: Iterable[tuple[str, str]] = (),
         python: Callable[[float], float] | None = None,
         tex: str = "",
-        fails: bool = False,
+        fails: Callable[[Expr], Expr] | None = None,
     ) -> None:
         spellings = ([("math", math_name)] if math_name else []) + [("numpy", numpy_name)]
         super().__init__(name, spellings=[*spellings, *also], fresh=True, tex=tex)
@@ -406,7 +418,8 @@ class Unary(Primitive):
         self.derivative = derivative
         self.formula = formula
         self.singular = singular
-        # Whether h fails at some finite u: a domain error (nan in numpy) or an overflow (inf).
+        # Where h may fail at a finite u (a domain error, nan in numpy, or an overflow, inf): a
+        # test on u that holds wherever it does, so a check can call h only there.
         self.fails = fails
         # Python's own function, which folds constants where the source calls math.
         self.python = python or getattr(math, math_name or name)
@@ -416,7 +429,12 @@ class Unary(Primitive):
         return step.params[2]
 
     def may_fail(self, step: Step) -> bool:
-        return self.fails
+        return self.fails is not None
+
+    def fails_where(self, step: Step, expr: Expr) -> Expr | None:
+        if self.fails is None or type(expr) is not Call or len(expr.args) != 1:
+            return None
+        return self.fails(expr.args[0])
 
     def fold(self, lib: str, value: Number) -> Number:
         """h(value) for a constant, by the library the source calls: numpy's cosh may round
@@ -446,7 +464,10 @@ class Unary(Primitive):
 
 
 def call(lib: str, fn: str, arg: Expr) -> Expr:
-    """A call of unary function `fn` (the table's name) in library `lib`."""
+    """A call of unary function `fn` (the table's name) in library `lib`; 'reciprocal' is 1/u,
+    which numpy computes even for a Python float (inf where Python's `1 / 0.0` raises)."""
+    if fn == "reciprocal":
+        return Call("numpy", "divide", (ONE, arg)) if lib == "numpy" else div(ONE, arg)
     if fn == "sign":
         if lib == "numpy":
             return Call("numpy", "sign", (arg,))
@@ -871,7 +892,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "exp",
-        fails=True,
+        fails=lambda u: BinOp(">", u, Const(709)),
         math_name="exp",
         numpy_name="exp",
         derivative=lambda u, y, f: y,
@@ -880,16 +901,16 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "log",
-        fails=True,
+        fails=lambda u: BinOp("<=", u, Const(0)),
         math_name="log",
         numpy_name="log",
-        derivative=lambda u, y, f: div(ONE, u),
+        derivative=lambda u, y, f: f("reciprocal", u),
         formula="1/u",
         tex=r"\ln",
     ),
     Unary(
         "sqrt",
-        fails=True,
+        fails=lambda u: BinOp("<", u, Const(0)),
         math_name="sqrt",
         numpy_name="sqrt",
         derivative=lambda u, y, f: div(Const(0.5), y),
@@ -907,7 +928,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "sinh",
-        fails=True,
+        fails=_beyond(710),
         math_name="sinh",
         numpy_name="sinh",
         derivative=lambda u, y, f: f("cosh", u),
@@ -916,7 +937,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "cosh",
-        fails=True,
+        fails=_beyond(710),
         math_name="cosh",
         numpy_name="cosh",
         derivative=lambda u, y, f: f("sinh", u),
@@ -925,7 +946,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "asin",
-        fails=True,
+        fails=_beyond(1),
         math_name="asin",
         numpy_name="arcsin",
         also=(("numpy", "asin"),),
@@ -936,7 +957,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "acos",
-        fails=True,
+        fails=_beyond(1),
         math_name="acos",
         numpy_name="arccos",
         also=(("numpy", "acos"),),
@@ -956,10 +977,10 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "log1p",
-        fails=True,
+        fails=lambda u: BinOp("<=", u, Const(-1)),
         math_name="log1p",
         numpy_name="log1p",
-        derivative=lambda u, y, f: div(ONE, BinOp("+", ONE, u)),
+        derivative=lambda u, y, f: f("reciprocal", BinOp("+", ONE, u)),
         formula="1/(1 + u)",
     ),
     Unary(
@@ -974,34 +995,34 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "atanh",
-        fails=True,
+        fails=_beyond(1, ">="),
         math_name="atanh",
         numpy_name="arctanh",
         also=(("numpy", "atanh"),),
-        derivative=lambda u, y, f: div(ONE, BinOp("-", ONE, _sq(u))),
+        derivative=lambda u, y, f: f("reciprocal", BinOp("-", ONE, _sq(u))),
         formula="1/(1 - u^2)",
     ),
     Unary(
         "log2",
-        fails=True,
+        fails=lambda u: BinOp("<=", u, Const(0)),
         math_name="log2",
         numpy_name="log2",
-        derivative=lambda u, y, f: div(ONE, mul(Const(math.log(2)), u)),
+        derivative=lambda u, y, f: f("reciprocal", mul(Const(math.log(2)), u)),
         formula="1/(u log 2)",
         tex=r"\log_2",
     ),
     Unary(
         "log10",
-        fails=True,
+        fails=lambda u: BinOp("<=", u, Const(0)),
         math_name="log10",
         numpy_name="log10",
-        derivative=lambda u, y, f: div(ONE, mul(Const(math.log(10)), u)),
+        derivative=lambda u, y, f: f("reciprocal", mul(Const(math.log(10)), u)),
         formula="1/(u log 10)",
         tex=r"\log_{10}",
     ),
     Unary(
         "expm1",
-        fails=True,
+        fails=lambda u: BinOp(">", u, Const(709)),
         math_name="expm1",
         numpy_name="expm1",
         derivative=lambda u, y, f: f("exp", u),
@@ -1009,7 +1030,7 @@ TABLE: tuple[Primitive, ...] = (
     ),
     Unary(
         "square",
-        fails=True,
+        fails=_beyond(1e154),
         math_name=None,
         numpy_name="square",
         derivative=lambda u, y, f: mul(Const(2), u),

@@ -101,11 +101,21 @@ def _matmul_b(g, a, b):
     return np.swapaxes(a, -1, -2) @ g
 
 
+
+def _defined(value, g):
+    """g where the function's value is finite; where it is nan or infinite the function is
+    undefined, and so is its gradient: g's finite entries become nan (an inf stays)."""
+    if np.all(np.isfinite(value)):
+        return g
+    return np.where(np.isfinite(g), np.nan, g)[()]
+
+
 #: Every helper, by name.
 HELPERS: dict[str, Callable] = {
     fn.__name__: fn
     for fn in (
         _unbroadcast, _unsum, _unmean, _zero, _sigmoid_neg, _unindex, _matmul_a, _matmul_b,
+        _defined,
     )
 }  # fmt: skip
 

@@ -13,10 +13,11 @@ import ast
 from dataclasses import dataclass, field
 
 from ..core.errors import Source
-from ..core.expr import Number
+from ..core.expr import Number, times
 from ..core.ir import Step
 
 Monomial = tuple[tuple[int, Number], ...]
+
 
 def monomial_key(m: Monomial) -> Monomial:
     return tuple(sorted(m))
@@ -85,7 +86,8 @@ class Builder:
 
     def add(self, op: str, args: tuple[int, ...], params: tuple, born: int | None = None) -> int:
         if op == "affine":
-            key = (op, params[0], tuple(sorted(zip(args, params[1:]))))
+            spelled = ((a, c, getattr(c, "divisor", 0)) for a, c in zip(args, params[1:]))
+            key = (op, params[0], tuple(sorted(spelled)))
         elif op == "product":
             key = (op, tuple(sorted(zip(args, params))))
         else:
@@ -126,7 +128,7 @@ class Builder:
         merged: dict[int, Number] = {}
         for m, c in f.terms.values():
             var = self.monomial(m)
-            merged[var] = merged.get(var, 0) + c
+            merged[var] = merged[var] + c if var in merged else c
         merged = {v: c for v, c in merged.items() if c != 0}
         if len(merged) == 1 and f.const == 0 and next(iter(merged.values())) == 1:
             return next(iter(merged))
@@ -159,7 +161,7 @@ def add_forms(a: Form, b: Form) -> Form:
 def scale_form(a: Form, k: Number) -> Form:
     if k == 0:
         return Form(0)
-    return Form(a.const * k, {key: (m, c * k) for key, (m, c) in a.terms.items()})
+    return Form(a.const * k, {key: (m, times(c, k)) for key, (m, c) in a.terms.items()})
 
 
 INT_LIMIT = 2**53

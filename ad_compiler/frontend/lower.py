@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from ..core.errors import Source
-from ..core.expr import Number
+from ..core.expr import Divided, Number
 from ..core.primitives import (
     BUILTINS,
     METHODS,
@@ -297,12 +297,12 @@ class Lowering:
             if b.is_const():
                 if b.const == 0:
                     raise self.src.error(node, "division by zero", "divide by a nonzero number")
-                return scale_form(a, 1 / b.const)
+                return scale_form(a, Divided(b.const))
             cb, mb = self.b.term(b)
             if len(mb) > 1 or mb[0][1] != 1:
                 mb = ((self.b.monomial(mb), 1),)  # a / (x*y) divides once, as Python does
             inv = Form(0, {monomial_key(monomial_power(mb, -1)): (monomial_power(mb, -1), 1)})
-            return self.binary("*", a if cb == 1 else scale_form(a, 1 / cb), inv, node)
+            return self.binary("*", a if cb == 1 else scale_form(a, Divided(cb)), inv, node)
         return self.power(a, b, node)
 
     def power(self, a: Form, b: Form, node: ast.AST) -> Form:

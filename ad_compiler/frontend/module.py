@@ -8,7 +8,7 @@ import ast
 
 from ..core.errors import Source
 from ..core.ir import Trace
-from ..core.primitives import SOURCE_NAMES, SPELLINGS
+from ..core.primitives import SOURCE_NAMES, SPELLINGS, rule
 from .fence import (
     CONSTANTS,
     MODULES,
@@ -144,7 +144,8 @@ def lower_function(mod: Module, name: str) -> Trace:
         output = builder.variable(result)
     steps = subsume(builder.ordered())
     steps = split(steps, builder.table)
-    steps, output = schedule(steps, output)
+    checks = [s.index for s in steps if rule(s).may_fail(s)]
+    steps, output = schedule(steps, output, checks)
     defaults = fdef.args.defaults
     first = d - len(defaults)
     default_values = {params[first + i]: default_value(mod, n) for i, n in enumerate(defaults)}

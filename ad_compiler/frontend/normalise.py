@@ -6,6 +6,7 @@ lecture's tables), dead steps dropped and the rest numbered z1..zT.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 
 from ..core.expr import Number
 from ..core.ir import Step
@@ -95,12 +96,15 @@ def split(steps: list[Step], builder_table: dict[tuple, int]) -> list[Step]:
     return out
 
 
-def schedule(steps: list[Step], output: int) -> tuple[list[Step], int]:
-    """Drop steps the output does not need; order the rest stably; number them 1..T."""
+def schedule(
+    steps: list[Step], output: int, checks: Iterable[int] = ()
+) -> tuple[list[Step], int]:
+    """Drop steps neither the output nor a check (a step kept because it may fail, as the
+    source's computation of it does) needs; order the rest stably; number them 1..T."""
     by_id = {s.index: s for s in steps}
     position = {s.index: i for i, s in enumerate(steps)}
     live: set[int] = set()
-    stack = [output]
+    stack = [output, *checks]
     while stack:
         v = stack.pop()
         if v in by_id and v not in live:

@@ -11,7 +11,6 @@ from ...core.expr import (
     Call,
     Const,
     Expr,
-    Index,
     Lit,
     Neg,
     Temp,
@@ -23,8 +22,16 @@ from ...core.expr import (
 )
 from ...core.ir import Assign, Program, Step, Trace
 from ...core.primitives import ELEMENTWISE_CALLS, FRESH_CALLS, rule
-from ...core.runtime import FRESH, SHAPE_ARGUMENTS
-from .common import SCALAR, LineNames, name_key, returned_names, unfused
+from ...core.runtime import FRESH
+from .common import (
+    SCALAR,
+    LineNames,
+    name_key,
+    returned_names,
+    shape_argument,
+    unfused,
+    value_reads,
+)
 
 Atoms = frozenset[int]
 
@@ -62,35 +69,11 @@ def shape_parents(trace: Trace) -> dict[int, int | None]:
     return parent
 
 
-def _shape_argument(expr: Call) -> int | None:
-    if expr.lib == "numpy" and expr.fn == "size":
-        return 0
-    return SHAPE_ARGUMENTS.get(expr.fn) if expr.lib == "adc" else None
-
-
-def _value_reads(expr: Expr) -> set[Var | Temp]:
-    """What expr reads for values, leaving out the helper arguments read only for shape."""
-    if isinstance(expr, Call):
-        k = _shape_argument(expr)
-        out: set[Var | Temp] = set()
-        for i, a in enumerate([*expr.args, *(v for _, v in expr.keywords)]):
-            if i != k:
-                out |= _value_reads(a)
-        return out
-    if isinstance(expr, BinOp):
-        return _value_reads(expr.left) | _value_reads(expr.right)
-    if isinstance(expr, Neg):
-        return _value_reads(expr.operand)
-    if isinstance(expr, Index):
-        return _value_reads(expr.value)
-    return reads(expr)
-
-
 def _with_shapes(expr: Expr, shape_of: Callable[[int], Expr]) -> Expr:
     """expr with each shape-only helper argument `Var(k)` replaced by shape_of(k)."""
 
     def swap(node: Expr) -> Expr:
-        k = _shape_argument(node) if isinstance(node, Call) else None
+        k = shape_argument(node) if isinstance(node, Call) else None
         if k is None:
             return node
         like = node.args[k]
@@ -111,10 +94,10 @@ def shapes_from_values_kept_anyway(program: Program) -> Program:
     parent = shape_parents(program.trace)
     needed: set[Var | Temp] = set()
     for r in program.results():
-        needed |= _value_reads(r)
+        needed |= value_reads(r)
     for line in reversed(program.body):
         if line.target in needed:
-            needed |= _value_reads(line.expr)
+            needed |= value_reads(line.expr)
 
     def shape_of(k: int) -> Expr:
         up: int | None = k

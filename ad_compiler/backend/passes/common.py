@@ -10,6 +10,7 @@ from ...core.expr import (
     Call,
     Const,
     Expr,
+    Index,
     Lit,
     Neg,
     Select,
@@ -20,26 +21,79 @@ from ...core.expr import (
     reads,
     transform,
 )
-from ...core.ir import Assign, Program
+from ...core.ir import Assign, Program, Trace
+from ...core.primitives import rule
+from ...core.runtime import SHAPE_ARGUMENTS
 
 SCALAR = None  # the shape representative of a value that is always a scalar
 
 
+def shape_argument(expr: Call) -> int | None:
+    """The position of the argument a call reads only for its shape, if any."""
+    if expr.lib == "numpy" and expr.fn == "size":
+        return 0
+    return SHAPE_ARGUMENTS.get(expr.fn) if expr.lib == "adc" else None
+
+
+def value_reads(expr: Expr) -> set[Var | Temp]:
+    """What expr reads for values, leaving out the helper arguments read only for shape."""
+    if isinstance(expr, Call):
+        k = shape_argument(expr)
+        out: set[Var | Temp] = set()
+        for i, a in enumerate([*expr.args, *(v for _, v in expr.keywords)]):
+            if i != k:
+                out |= value_reads(a)
+        return out
+    if isinstance(expr, BinOp):
+        return value_reads(expr.left) | value_reads(expr.right)
+    if isinstance(expr, Neg):
+        return value_reads(expr.operand)
+    if isinstance(expr, Index):
+        return value_reads(expr.value)
+    return reads(expr)
+
+
 def eliminate_dead_code(program: Program) -> Program:
-    """Drop lines whose target nothing returned depends on (adjoints `--wrt` did not ask for)."""
+    """Drop lines whose target nothing returned depends on (adjoints `--wrt` did not ask for),
+    but for the steps that may fail: the function fails there, so its gradient must too."""
     needed: set[Var | Temp] = set()
     for r in program.results():
         needed |= reads(r)
+    checks = checked_steps(program.trace)
     kept: list[Assign] = []
     for line in reversed(program.body):
         if line.target not in needed:
-            continue
+            if not _checks(line, checks):
+                continue
+            line = _as_check(line, program.trace)
         if not line.accumulate:
             needed.discard(line.target)
         needed |= reads(line.expr)
         kept.append(line)
     kept.reverse()
     return replace(program, body=kept)
+
+
+def _as_check(line: Assign, trace: Trace) -> Assign:
+    """A line kept only for its step to fail where the function does: in scalar code, a check
+    that computes the step only where a test on its arguments says it may fail."""
+    if trace.arrays or line.kind != "primal" or line.fused or line.step is None:
+        return line  # numpy warns where it gives nan or inf: the step is computed always
+    step = trace.step(line.step)
+    guard = rule(step).fails_where(step, line.expr)
+    return line if guard is None else replace(line, kind="check", guard=guard)
+
+
+def _checks(line: Assign, checks: set[Var]) -> bool:
+    """Whether the line computes a step that may fail (itself, or fused into it)."""
+    return any(
+        part.kind in ("primal", "check") and part.target in checks for part in unfused(line)
+    )
+
+
+def checked_steps(trace: Trace) -> set[Var]:
+    """The values of the steps that may fail, which every program computes."""
+    return {Var(s.index) for s in trace.steps if rule(s).may_fail(s)}
 
 
 def returned_names(program: Program) -> set[Var | Temp]:

@@ -23,7 +23,7 @@ from ...core.expr import (
     walk,
 )
 from ...core.ir import Assign, Program
-from .common import LineNames, name_key, returned_names, unfused
+from .common import LineNames, checked_steps, name_key, returned_names, unfused
 
 _CSE_NOTE = "computed once: read again by the reverse sweep"
 
@@ -244,5 +244,8 @@ def fuse_lines(program: Program) -> Program:
     body = list(program.body)
     names = [LineNames(line.expr) for line in body]
     body, names, targets = _sum_contributions(body, names, [name_key(x.target) for x in body])
-    returned = {name_key(name) for name in returned_names(program)}
+    # a value returned, or one a gradient keeps only to fail where the function does, keeps its
+    # own line (grad_f, value_and_grad_f less its value, then computes just that)
+    kept = returned_names(program) | checked_steps(program.trace)
+    returned = {name_key(name) for name in kept}
     return replace(program, body=_inline_read_once(body, names, targets, returned))

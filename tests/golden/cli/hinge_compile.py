@@ -4,6 +4,14 @@ Do not edit: compile the source again. Functions: loss, grad_loss, value_and_gra
 import numpy as np
 
 
+def _defined(value, g):
+    """g where the function's value is finite; where it is nan or infinite the function is
+    undefined, and so is its gradient: g's finite entries become nan (an inf stays)."""
+    if np.all(np.isfinite(value)):
+        return g
+    return np.where(np.isfinite(g), np.nan, g)[()]
+
+
 def _matmul_a(g, a, b):
     """The adjoint of a in a @ b (vectors, matrices and stacks; batch axes are summed back
     by _unbroadcast)."""
@@ -78,7 +86,7 @@ def loss(w, b, X, y, lam=0.01):
     del z1
     z3 = y * z2
     del z2
-    z4 = -z3 + 1
+    z4 = 1 - z3
     del z3
     z5 = np.maximum(0, z4)
     del z4
@@ -98,7 +106,7 @@ def grad_loss(w, b, X, y, lam=0.01):
     z1 = X @ w
     z2 = z1 + b
     z3 = y * z2
-    z4 = -z3 + 1
+    z4 = 1 - z3
     del z3
     z7 = np.abs(w)
     z8 = np.sum(z7)
@@ -135,7 +143,7 @@ def value_and_grad_loss(w, b, X, y, lam=0.01):
     z1 = X @ w
     z2 = z1 + b
     z3 = y * z2
-    z4 = -z3 + 1
+    z4 = 1 - z3
     del z3
     z5 = np.maximum(0, z4)
     z6 = np.mean(z5)
@@ -198,7 +206,6 @@ def grad_predict(w, b, X):
     del z4
     # reverse sweep
     z4bar = -(1.0 * z5 * z5)              # z5 = z4^-1
-    del z5
     z2bar = z4bar * z3                    # z3 = exp(z2)
     del z3, z4bar
     z1bar = _unbroadcast(-z2bar, z1)      # z2 = -z1 - b
@@ -208,7 +215,7 @@ def grad_predict(w, b, X):
     Xbar = _unbroadcast(_matmul_a(z1bar, X, w), X)  # z1 = X @ w
     wbar = _unbroadcast(_matmul_b(z1bar, X, w), w)  # z1 = X @ w
     del z1bar
-    return wbar, bbar, Xbar
+    return _defined(z5, wbar), _defined(z5, bbar), _defined(z5, Xbar)
 
 
 def value_and_grad_predict(w, b, X):
@@ -231,6 +238,6 @@ def value_and_grad_predict(w, b, X):
     Xbar = _unbroadcast(_matmul_a(z1bar, X, w), X)  # z1 = X @ w
     wbar = _unbroadcast(_matmul_b(z1bar, X, w), w)  # z1 = X @ w
     del z1bar
-    return z5, (wbar, bbar, Xbar)
+    return z5, (_defined(z5, wbar), _defined(z5, bbar), _defined(z5, Xbar))
 --- stderr ---
 --- exit 0

@@ -4,6 +4,14 @@ Do not edit: compile the source again. Functions: sigmoid, grad_sigmoid, value_a
 import numpy as np
 
 
+def _defined(value, g):
+    """g where the function's value is finite; where it is nan or infinite the function is
+    undefined, and so is its gradient: g's finite entries become nan (an inf stays)."""
+    if np.all(np.isfinite(value)):
+        return g
+    return np.where(np.isfinite(g), np.nan, g)[()]
+
+
 def _matmul_a(g, a, b):
     """The adjoint of a in a @ b (vectors, matrices and stacks; batch axes are summed back
     by _unbroadcast)."""
@@ -80,8 +88,7 @@ def grad_sigmoid(z):
     z3 = 1 / (np.exp(-z) + 1)             # z3 = sigmoid(z), steps z1..z3: dz3/dz = z3 * (1 - z3)
     # reverse sweep
     zbar = 1.0 * z3 * (1 - z3)            # z3 = sigmoid(z), steps z1..z3: dz3/dz = z3 * (1 - z3)
-    del z3
-    return zbar,
+    return _defined(z3, zbar),
 
 
 def value_and_grad_sigmoid(z):
@@ -89,7 +96,7 @@ def value_and_grad_sigmoid(z):
     z3 = 1 / (np.exp(-z) + 1)             # z3 = sigmoid(z), steps z1..z3: dz3/dz = z3 * (1 - z3)
     # reverse sweep
     zbar = 1.0 * z3 * (1 - z3)            # z3 = sigmoid(z), steps z1..z3: dz3/dz = z3 * (1 - z3)
-    return z3, (zbar,)
+    return z3, (_defined(z3, zbar),)
 
 
 def loss(theta1, theta2, theta3, X, y):
@@ -127,10 +134,15 @@ def grad_loss(theta1, theta2, theta3, X, y):
     z10 = 1 / (np.exp(-z7) + 1)           # z10 = sigmoid(z7), steps z8..z10: dz10/dz7 = z10 * (1 - z10)
     del z7
     z11 = z10 @ theta3
+    z12 = np.logaddexp(0, z11)
     z13 = y * z11
+    z14 = z12 - z13
+    z15 = np.mean(z14)
     # reverse sweep
-    z14bar = _unmean(1.0, z13, None, False)  # z15 = mean(z14)
-    z12bar = _unbroadcast(z14bar, z11)    # z14 = z12 - z13
+    z14bar = _unmean(1.0, z14, None, False)  # z15 = mean(z14)
+    del z14
+    z12bar = _unbroadcast(z14bar, z12)    # z14 = z12 - z13
+    del z12
     z13bar = _unbroadcast(-z14bar, z13)   # z14 = z12 - z13
     del z13, z14bar
     ybar = _unbroadcast(z13bar * z11, y)  # z13 = y * z11
@@ -155,7 +167,7 @@ def grad_loss(theta1, theta2, theta3, X, y):
     del z1, z2bar
     theta1bar = _unbroadcast(np.transpose(z1bar), theta1)  # z1 = theta1.T
     del z1bar
-    return theta1bar, theta2bar, theta3bar, Xbar, ybar
+    return _defined(z15, theta1bar), _defined(z15, theta2bar), _defined(z15, theta3bar), _defined(z15, Xbar), _defined(z15, ybar)
 
 
 def value_and_grad_loss(theta1, theta2, theta3, X, y):
@@ -202,7 +214,7 @@ def value_and_grad_loss(theta1, theta2, theta3, X, y):
     del z1, z2bar
     theta1bar = _unbroadcast(np.transpose(z1bar), theta1)  # z1 = theta1.T
     del z1bar
-    return z15, (theta1bar, theta2bar, theta3bar, Xbar, ybar)
+    return z15, (_defined(z15, theta1bar), _defined(z15, theta2bar), _defined(z15, theta3bar), _defined(z15, Xbar), _defined(z15, ybar))
 
 
 def predict(theta1, theta2, theta3, X):
@@ -239,7 +251,6 @@ def grad_predict(theta1, theta2, theta3, X):
     del z11
     # reverse sweep
     z11bar = 1.0 * z14 * (1 - z14)        # z14 = sigmoid(z11), steps z12..z14: dz14/dz11 = z14 * (1 - z14)
-    del z14
     z10bar = _unbroadcast(_matmul_a(z11bar, z10, theta3), z10)  # z11 = z10 @ theta3
     theta3bar = _unbroadcast(_matmul_b(z11bar, z10, theta3), theta3)  # z11 = z10 @ theta3
     del z11bar
@@ -257,7 +268,7 @@ def grad_predict(theta1, theta2, theta3, X):
     del z1, z2bar
     theta1bar = _unbroadcast(np.transpose(z1bar), theta1)  # z1 = theta1.T
     del z1bar
-    return theta1bar, theta2bar, theta3bar, Xbar
+    return _defined(z14, theta1bar), _defined(z14, theta2bar), _defined(z14, theta3bar), _defined(z14, Xbar)
 
 
 def value_and_grad_predict(theta1, theta2, theta3, X):
@@ -292,6 +303,6 @@ def value_and_grad_predict(theta1, theta2, theta3, X):
     del z1, z2bar
     theta1bar = _unbroadcast(np.transpose(z1bar), theta1)  # z1 = theta1.T
     del z1bar
-    return z14, (theta1bar, theta2bar, theta3bar, Xbar)
+    return z14, (_defined(z14, theta1bar), _defined(z14, theta2bar), _defined(z14, theta3bar), _defined(z14, Xbar))
 --- stderr ---
 --- exit 0

@@ -19,6 +19,8 @@ def f(x1=2.0, x2=5.0):
 @numba.njit(cache=True)
 def grad_f(x1=2.0, x2=5.0):
     """Gradient of f: (df/dx1, df/dx2)."""
+    if x1 <= 0:
+        z1 = log(x1)                      # fails here as f does; its value is not needed
     # reverse sweep
     x2bar = -1.0 * cos(x2) + x1           # z3 = sin(x2); z2 = x1 * x2
     x1bar = 1.0 * x2 + 1.0 / x1           # z2 = x1 * x2; z1 = log(x1)
@@ -28,7 +30,8 @@ def grad_f(x1=2.0, x2=5.0):
 @numba.njit(cache=True)
 def value_and_grad_f(x1=2.0, x2=5.0):
     """Value and gradient of f: (f, (df/dx1, df/dx2))."""
-    z5 = log(x1) + x1 * x2 - sin(x2)      # z3 = sin(x2); z1 = log(x1); z2 = x1 * x2; z4 = z1 + z2; z5 = z4 - z3
+    z1 = log(x1)
+    z5 = z1 + x1 * x2 - sin(x2)           # z3 = sin(x2); z2 = x1 * x2; z4 = z1 + z2; z5 = z4 - z3
     # reverse sweep
     x2bar = -1.0 * cos(x2) + x1           # z3 = sin(x2); z2 = x1 * x2
     x1bar = 1.0 * x2 + 1.0 / x1           # z2 = x1 * x2; z1 = log(x1)

@@ -4,6 +4,14 @@ Do not edit: compile the source again. Functions: loss, grad_loss, value_and_gra
 import numpy as np
 
 
+def _defined(value, g):
+    """g where the function's value is finite; where it is nan or infinite the function is
+    undefined, and so is its gradient: g's finite entries become nan (an inf stays)."""
+    if np.all(np.isfinite(value)):
+        return g
+    return np.where(np.isfinite(g), np.nan, g)[()]
+
+
 def _matmul_a(g, a, b):
     """The adjoint of a in a @ b (vectors, matrices and stacks; batch axes are summed back
     by _unbroadcast)."""
@@ -76,7 +84,7 @@ def loss(w, b, X, y, lam=0.01):
     z1 = X @ w
     z2 = z1 + b
     z3 = y * z2
-    z4 = -z3 + 1
+    z4 = 1 - z3
     z5 = np.maximum(0, z4)
     z6 = np.mean(z5)
     z7 = np.abs(w)
@@ -91,7 +99,7 @@ def grad_loss(w, b, X, y, lam=0.01):
     z1 = X @ w
     z2 = z1 + b
     z3 = y * z2
-    z4 = -z3 + 1
+    z4 = 1 - z3
     z5 = np.maximum(0, z4)
     z6 = np.mean(z5)
     z7 = np.abs(w)
@@ -123,7 +131,7 @@ def value_and_grad_loss(w, b, X, y, lam=0.01):
     z1 = X @ w
     z2 = z1 + b
     z3 = y * z2
-    z4 = -z3 + 1
+    z4 = 1 - z3
     z5 = np.maximum(0, z4)
     z6 = np.mean(z5)
     z7 = np.abs(w)
@@ -176,7 +184,7 @@ def grad_predict(w, b, X):
     bbar = _unbroadcast(-z2bar, b)        # z2 = -z1 - b
     Xbar = _unbroadcast(_matmul_a(z1bar, X, w), X)  # z1 = X @ w
     wbar = _unbroadcast(_matmul_b(z1bar, X, w), w)  # z1 = X @ w
-    return wbar, bbar, Xbar
+    return _defined(z5, wbar), _defined(z5, bbar), _defined(z5, Xbar)
 
 
 def value_and_grad_predict(w, b, X):
@@ -195,4 +203,4 @@ def value_and_grad_predict(w, b, X):
     bbar = _unbroadcast(-z2bar, b)        # z2 = -z1 - b
     Xbar = _unbroadcast(_matmul_a(z1bar, X, w), X)  # z1 = X @ w
     wbar = _unbroadcast(_matmul_b(z1bar, X, w), w)  # z1 = X @ w
-    return z5, (wbar, bbar, Xbar)
+    return z5, (_defined(z5, wbar), _defined(z5, bbar), _defined(z5, Xbar))

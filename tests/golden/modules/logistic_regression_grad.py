@@ -4,6 +4,14 @@ Do not edit: compile the source again. Functions: loss, grad_loss, value_and_gra
 import numpy as np
 
 
+def _defined(value, g):
+    """g where the function's value is finite; where it is nan or infinite the function is
+    undefined, and so is its gradient: g's finite entries become nan (an inf stays)."""
+    if np.all(np.isfinite(value)):
+        return g
+    return np.where(np.isfinite(g), np.nan, g)[()]
+
+
 def _matmul_a(g, a, b):
     """The adjoint of a in a @ b (vectors, matrices and stacks; batch axes are summed back
     by _unbroadcast)."""
@@ -72,7 +80,7 @@ def loss(w, b, X, y, lam=0.0):
     z8 = np.sum(z7)
     del z7
     z9 = lam * z8
-    z10 = z6 + z9 / 2
+    z10 = z6 + 0.5 * z9
     del z9
     return z10
 
@@ -121,7 +129,7 @@ def value_and_grad_loss(w, b, X, y, lam=0.0):
     z8 = np.sum(z7)
     del z7
     z9 = lam * z8
-    z10 = z6 + z9 / 2
+    z10 = z6 + 0.5 * z9
     # reverse sweep
     z6bar = _unbroadcast(1.0, z6)         # z10 = z6 + 0.5*z9
     z9bar = _unbroadcast(0.5, z9)         # z10 = z6 + 0.5*z9
@@ -172,7 +180,6 @@ def grad_predict(w, b, X):
     del z4
     # reverse sweep
     z4bar = -(1.0 * z5 * z5)              # z5 = z4^-1
-    del z5
     z2bar = z4bar * z3                    # z3 = exp(z2)
     del z3, z4bar
     z1bar = _unbroadcast(-z2bar, z1)      # z2 = -z1 - b
@@ -182,7 +189,7 @@ def grad_predict(w, b, X):
     Xbar = _unbroadcast(_matmul_a(z1bar, X, w), X)  # z1 = X @ w
     wbar = _unbroadcast(_matmul_b(z1bar, X, w), w)  # z1 = X @ w
     del z1bar
-    return wbar, bbar, Xbar
+    return _defined(z5, wbar), _defined(z5, bbar), _defined(z5, Xbar)
 
 
 def value_and_grad_predict(w, b, X):
@@ -205,4 +212,4 @@ def value_and_grad_predict(w, b, X):
     Xbar = _unbroadcast(_matmul_a(z1bar, X, w), X)  # z1 = X @ w
     wbar = _unbroadcast(_matmul_b(z1bar, X, w), w)  # z1 = X @ w
     del z1bar
-    return z5, (wbar, bbar, Xbar)
+    return z5, (_defined(z5, wbar), _defined(z5, bbar), _defined(z5, Xbar))

@@ -4,6 +4,14 @@ Do not edit: compile the source again. Functions: loss, grad_loss, value_and_gra
 import numpy as np
 
 
+def _defined(value, g):
+    """g where the function's value is finite; where it is nan or infinite the function is
+    undefined, and so is its gradient: g's finite entries become nan (an inf stays)."""
+    if np.all(np.isfinite(value)):
+        return g
+    return np.where(np.isfinite(g), np.nan, g)[()]
+
+
 def _matmul_a(g, a, b):
     """The adjoint of a in a @ b (vectors, matrices and stacks; batch axes are summed back
     by _unbroadcast)."""
@@ -89,7 +97,7 @@ def loss(w, b, X, y, lam=0.0):
     z7 = w * w
     z8 = np.sum(z7)
     z9 = lam * z8
-    z10 = z6 + z9 / 2
+    z10 = z6 + 0.5 * z9
     return z10
 
 
@@ -104,7 +112,7 @@ def grad_loss(w, b, X, y, lam=0.0):
     z7 = w * w
     z8 = np.sum(z7)
     z9 = lam * z8
-    z10 = z6 + z9 / 2
+    z10 = z6 + 0.5 * z9
     # reverse sweep
     z10bar = 1.0                          # seed: dz10/dz10 = 1
     z6bar = _unbroadcast(z10bar, z6)      # z10 = z6 + 0.5*z9
@@ -136,7 +144,7 @@ def value_and_grad_loss(w, b, X, y, lam=0.0):
     z7 = w * w
     z8 = np.sum(z7)
     z9 = lam * z8
-    z10 = z6 + z9 / 2
+    z10 = z6 + 0.5 * z9
     # reverse sweep
     z10bar = 1.0                          # seed: dz10/dz10 = 1
     z6bar = _unbroadcast(z10bar, z6)      # z10 = z6 + 0.5*z9
@@ -183,7 +191,7 @@ def grad_predict(w, b, X):
     bbar = _unbroadcast(-z2bar, b)        # z2 = -z1 - b
     Xbar = _unbroadcast(_matmul_a(z1bar, X, w), X)  # z1 = X @ w
     wbar = _unbroadcast(_matmul_b(z1bar, X, w), w)  # z1 = X @ w
-    return wbar, bbar, Xbar
+    return _defined(z5, wbar), _defined(z5, bbar), _defined(z5, Xbar)
 
 
 def value_and_grad_predict(w, b, X):
@@ -202,4 +210,4 @@ def value_and_grad_predict(w, b, X):
     bbar = _unbroadcast(-z2bar, b)        # z2 = -z1 - b
     Xbar = _unbroadcast(_matmul_a(z1bar, X, w), X)  # z1 = X @ w
     wbar = _unbroadcast(_matmul_b(z1bar, X, w), w)  # z1 = X @ w
-    return z5, (wbar, bbar, Xbar)
+    return z5, (_defined(z5, wbar), _defined(z5, bbar), _defined(z5, Xbar))

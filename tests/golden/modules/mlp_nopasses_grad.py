@@ -4,6 +4,14 @@ Do not edit: compile the source again. Functions: sigmoid, grad_sigmoid, value_a
 import numpy as np
 
 
+def _defined(value, g):
+    """g where the function's value is finite; where it is nan or infinite the function is
+    undefined, and so is its gradient: g's finite entries become nan (an inf stays)."""
+    if np.all(np.isfinite(value)):
+        return g
+    return np.where(np.isfinite(g), np.nan, g)[()]
+
+
 def _matmul_a(g, a, b):
     """The adjoint of a in a @ b (vectors, matrices and stacks; batch axes are summed back
     by _unbroadcast)."""
@@ -87,7 +95,7 @@ def grad_sigmoid(z):
     z2bar = -(z3bar * z3 * z3)            # z3 = z2^-1
     z1bar = z2bar                         # z2 = z1 + 1
     zbar = -(z1bar * z1)                  # z1 = exp(-z)
-    return zbar,
+    return _defined(z3, zbar),
 
 
 def value_and_grad_sigmoid(z):
@@ -100,7 +108,7 @@ def value_and_grad_sigmoid(z):
     z2bar = -(z3bar * z3 * z3)            # z3 = z2^-1
     z1bar = z2bar                         # z2 = z1 + 1
     zbar = -(z1bar * z1)                  # z1 = exp(-z)
-    return z3, (zbar,)
+    return z3, (_defined(z3, zbar),)
 
 
 def loss(theta1, theta2, theta3, X, y):
@@ -162,7 +170,7 @@ def grad_loss(theta1, theta2, theta3, X, y):
     Xbar = _unbroadcast(_matmul_a(z2bar, X, z1), X)  # z2 = X @ z1
     z1bar = _unbroadcast(_matmul_b(z2bar, X, z1), z1)  # z2 = X @ z1
     theta1bar = _unbroadcast(np.transpose(z1bar), theta1)  # z1 = theta1.T
-    return theta1bar, theta2bar, theta3bar, Xbar, ybar
+    return _defined(z15, theta1bar), _defined(z15, theta2bar), _defined(z15, theta3bar), _defined(z15, Xbar), _defined(z15, ybar)
 
 
 def value_and_grad_loss(theta1, theta2, theta3, X, y):
@@ -204,7 +212,7 @@ def value_and_grad_loss(theta1, theta2, theta3, X, y):
     Xbar = _unbroadcast(_matmul_a(z2bar, X, z1), X)  # z2 = X @ z1
     z1bar = _unbroadcast(_matmul_b(z2bar, X, z1), z1)  # z2 = X @ z1
     theta1bar = _unbroadcast(np.transpose(z1bar), theta1)  # z1 = theta1.T
-    return z15, (theta1bar, theta2bar, theta3bar, Xbar, ybar)
+    return z15, (_defined(z15, theta1bar), _defined(z15, theta2bar), _defined(z15, theta3bar), _defined(z15, Xbar), _defined(z15, ybar))
 
 
 def predict(theta1, theta2, theta3, X):
@@ -261,7 +269,7 @@ def grad_predict(theta1, theta2, theta3, X):
     Xbar = _unbroadcast(_matmul_a(z2bar, X, z1), X)  # z2 = X @ z1
     z1bar = _unbroadcast(_matmul_b(z2bar, X, z1), z1)  # z2 = X @ z1
     theta1bar = _unbroadcast(np.transpose(z1bar), theta1)  # z1 = theta1.T
-    return theta1bar, theta2bar, theta3bar, Xbar
+    return _defined(z14, theta1bar), _defined(z14, theta2bar), _defined(z14, theta3bar), _defined(z14, Xbar)
 
 
 def value_and_grad_predict(theta1, theta2, theta3, X):
@@ -299,4 +307,4 @@ def value_and_grad_predict(theta1, theta2, theta3, X):
     Xbar = _unbroadcast(_matmul_a(z2bar, X, z1), X)  # z2 = X @ z1
     z1bar = _unbroadcast(_matmul_b(z2bar, X, z1), z1)  # z2 = X @ z1
     theta1bar = _unbroadcast(np.transpose(z1bar), theta1)  # z1 = theta1.T
-    return z14, (theta1bar, theta2bar, theta3bar, Xbar)
+    return z14, (_defined(z14, theta1bar), _defined(z14, theta2bar), _defined(z14, theta3bar), _defined(z14, Xbar))
