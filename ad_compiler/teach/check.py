@@ -240,8 +240,8 @@ def compare(
     `gradient` is the gradient function (called at the point) or its values, one per `wrt`.
     A number is checked by its partial; an array along one random unit direction drawn with
     `seed`, or, `elementwise`, element by element. Where `primal` or the gradient fails or is
-    not finite at the point, or `primal` has no central difference there, the result says the
-    point is undefined.
+    not a finite real number at the point, or `primal` has no central difference there, the
+    result says the point is undefined.
     """
     values = {k: _as_value(v) for k, v in point.items()}
     result = CheckResult(function, dict(point), [], tol, elementwise, seed)
