@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .backend.load import write_atomic
 from .backend.passes import PASSES
 from .core.errors import CompileError, Source, source_lines
@@ -220,17 +222,25 @@ def value_and_grad(
 
 
 def check_grad(
-    fn: Callable[..., float], *args: float, tol: float = 1e-6, wrt: Sequence[str] | None = None
+    fn: Callable[..., Any],
+    *args: Any,
+    tol: float = 1e-6,
+    wrt: Sequence[str] | None = None,
+    elementwise: bool = False,
+    seed: int = 0,
 ) -> CheckResult:
     """Compile `fn`, and check its generated gradient at `args` against finite differences
-    of `fn` itself."""
+    of `fn` itself: a number by its partial, an array along a random unit direction (drawn
+    with `seed`) or, `elementwise`, element by element. Where `fn` or its gradient is
+    undefined at `args`, the result says so (`.undefined`) and is not `.ok`."""
     params = list(inspect.signature(fn).parameters)
     if len(args) != len(params):
         raise TypeError(f"{fn.__name__} takes {len(params)} arguments, got {len(args)}")
     compiled = _compile_live(fn, wrt)
-    gradient = getattr(compiled.module, f"grad_{fn.__name__}")(*args)
+    gradient = getattr(compiled.module, f"grad_{fn.__name__}")
     point = dict(zip(params, args))
-    return compare(fn.__name__, fn, gradient, point, list(wrt or params), tol)
+    names = list(wrt or params)
+    return compare(fn.__name__, fn, gradient, point, names, tol, elementwise=elementwise, seed=seed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,10 +365,12 @@ def check_points(
     tol: float = 1e-6,
     count: int = 5,
     seed: int = 0,
+    elementwise: bool = False,
 ) -> list[CheckResult]:
     """The generated gradient of `function` against finite differences of its generated
     primal, at `values` (the rest from the defaults) or at `count` random points where the
-    function is defined."""
+    function is defined; arrays along random directions drawn with `seed`, or `elementwise`.
+    Random points are drawn for numbers only: code that may take arrays needs `values`."""
     filename = compiled.filename
     trace = compiled.traces[function]
     module = compiled.load_in_memory()
@@ -368,6 +380,17 @@ def check_points(
     if values:
         chosen = [points.point(trace, values, filename)]
     else:
+        missing = [p for p in trace.params if p not in trace.defaults]
+        if trace.arrays and missing:
+            raise CompileError(
+                f"`{function}` may take arrays, and adc check draws random points only for numbers",
+                filename=filename,
+                line=trace.line,
+                source_line=_line(trace.source_text, trace.line),
+                hint="pass a point: "
+                + " ".join(f"{p}=VALUE" for p in missing)
+                + f", an array as {missing[0]}=[0.5, -0.25], zeros(3) or @file.npy",
+            )
         chosen = points.random_points(primal, trace.params, trace.defaults, count, seed)
         if not chosen:
             raise CompileError(
@@ -377,20 +400,35 @@ def check_points(
                 source_line=_line(trace.source_text, trace.line),
                 hint="pass a point: " + " ".join(f"{p}=VALUE" for p in trace.params),
             )
-    results = []
     for at in chosen:
         try:
-            grads = gradient(*at.values())
-        except (ArithmeticError, ValueError) as exc:
+            with np.errstate(all="ignore"):
+                value = primal(*at.values())
+        except (TypeError, AttributeError) as exc:
             raise CompileError(
-                f"the gradient fails at this point: {exc}",
+                f"`{function}` cannot take these values: {exc}",
                 filename=filename,
                 line=trace.line,
                 source_line=_line(trace.source_text, trace.line),
-                hint="choose a point inside the function's domain",
+                hint="give each parameter the shape the function expects, e.g. w=[0.5, -0.25]",
             ) from None
-        results.append(compare(function, primal, grads, at, trace.params, tol))
-    return results
+        except (ArithmeticError, ValueError):
+            continue  # undefined at this point: the check says so
+        if np.ndim(value) != 0:
+            raise CompileError(
+                f"`{function}` returns an array of shape {np.shape(value)}, not a number",
+                filename=filename,
+                line=trace.line,
+                source_line=_line(trace.source_text, trace.line),
+                hint="adc check checks a function whose value is one number: name one with "
+                "--function",
+            )
+    return [
+        compare(
+            function, primal, gradient, at, trace.params, tol, elementwise=elementwise, seed=seed
+        )
+        for at in chosen
+    ]
 
 
 def _line(text: str, line: int) -> str:

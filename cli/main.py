@@ -199,16 +199,30 @@ def cost_cmd(file: str, values: tuple[str, ...], function: str | None) -> None:
 @click.option("--function", "function", help="The function to check (default: the main one).")
 @click.option("--tol", type=float, default=1e-6, show_default=True, help="Largest error allowed.")
 @click.option("--points", type=int, default=5, show_default=True, help="Random points to try.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for random points.")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed for random points and directions."
+)
+@click.option(
+    "--elementwise", is_flag=True, help="Check every element of an array, not one direction."
+)
 @clean_errors
 def check_cmd(
-    file: str, values: tuple[str, ...], function: str | None, tol: float, points: int, seed: int
+    file: str,
+    values: tuple[str, ...],
+    function: str | None,
+    tol: float,
+    points: int,
+    seed: int,
+    elementwise: bool,
 ) -> None:
     """Check the generated gradient against finite differences at NAME=VALUE ... or at random
-    points. Exits 1 when an error exceeds --tol."""
+    points (numbers only): an array along a random direction, or every element. Exits 1 when
+    an error exceeds --tol or the function is undefined at a point."""
     compiled, function = api.open_function(file, function)
     given = api.parse_values(values, file)
-    results = api.check_points(compiled, function, given, tol=tol, count=points, seed=seed)
+    results = api.check_points(
+        compiled, function, given, tol=tol, count=points, seed=seed, elementwise=elementwise
+    )
     click.echo("\n\n".join(r.to_text() for r in results))
     if not all(r.ok for r in results):
         sys.exit(1)

@@ -641,9 +641,20 @@ CATALOGUE: list[Entry] = [
         "found no point where `f` is defined",
     ),
     Entry(
-        "the gradient fails at this point: {reason}", "check",
-        M + "def f(x):\n    return math.sqrt(x)\n", 4, 1,
-        "the gradient fails at this point: math domain error", args=("x=-1",),
+        "`{function}` may take arrays, and adc check draws random points only for numbers",
+        "check", N + "def f(w):\n    return np.sum(w * w)\n", 4, 1,
+        "`f` may take arrays, and adc check draws random points only for numbers",
+    ),
+    Entry(
+        "`{function}` cannot take these values: {reason}", "check",
+        N + "def f(w, X):\n    return np.sum(X @ w)\n", 4, 1,
+        "`f` cannot take these values: unsupported operand type(s) for @: 'float' and 'float'",
+        args=("w=1", "X=2"),
+    ),
+    Entry(
+        "`{function}` returns an array of shape {shape}, not a number", "check",
+        N + "def f(w):\n    return np.exp(w)\n", 4, 1,
+        "`f` returns an array of shape (2,), not a number", args=("w=[1, 2]",),
     ),
     # -- adc graph ----------------------------------------------------------------------------
     Entry(
