@@ -92,6 +92,9 @@ _CHAIN = "\n\n".join(
     + ["A = h299(1.0)\n\n\ndef f(x):\n    return A * x\n"]
 )
 
+# What the reason of each entry only the live API reaches begins with.
+LIVE = "only ad_compiler.grad, value_and_grad or check_grad of a live function reaches it"
+
 # fmt: off
 CATALOGUE: list[Entry] = [
     # -- reading the file ---------------------------------------------------------------------
@@ -655,6 +658,61 @@ CATALOGUE: list[Entry] = [
         "`{function}` returns an array of shape {shape}, not a number", "check",
         N + "def f(w):\n    return np.exp(w)\n", 4, 1,
         "`f` returns an array of shape (2,), not a number", args=("w=[1, 2]",),
+    ),
+    # -- live functions: ad_compiler.grad and value_and_grad ----------------------------------
+    Entry(
+        "Python cannot find the source of `{function}`: {reason}", "compile", "", 1, 1,
+        "Python cannot find the source of `f`: it was made by exec() or python -c",
+        reachable=False,
+        reason=f"{LIVE}, when `f` was typed at the prompt, given to python -c or made by exec "
+        "(tests/test_api.py)",
+    ),
+    Entry(
+        "{file} has changed since `{function}` was defined", "compile", "", 1, 1,
+        "example.py has changed since `f` was defined",
+        reachable=False,
+        reason=f"{LIVE}, when its file no longer holds `f` where Python compiled it from",
+    ),
+    Entry(
+        "`{function}` is wrapped by a decorator", "compile", "", 1, 1,
+        "`f` is wrapped by a decorator",
+        reachable=False,
+        reason=f"{LIVE}: a function made by functools.wraps (a file's decorators are refused "
+        "as `decorators are not supported`)",
+    ),
+    Entry(
+        "`{name}` is one value in `{function}` and another in `{function}`", "compile", "", 1,
+        1, "`X` is one value in `g` and another in `f`",
+        reachable=False,
+        reason=f"{LIVE}: `f` and a helper `g` from another module read different values of "
+        "the same name",
+    ),
+    Entry(
+        "`{name}` is the function `{function}` under another name", "compile", "", 1, 1,
+        "`gee` is the function `g` under another name",
+        reachable=False,
+        reason=f"{LIVE}: `f` calls a helper imported as `from other import g as gee`",
+    ),
+    Entry(
+        "`{name}` is {what it is}, which adc cannot compile", "compile", "", 1, 1,
+        "`DATA` is a list, which adc cannot compile",
+        reachable=False,
+        reason=f"{LIVE}: a name it reads from its module or closure is not a number, a numpy "
+        "array of numbers, math, numpy or a function (a file can hold only numeric constants)",
+    ),
+    Entry(
+        "`{function}` has its own `{name}` and calls `{function}`, which reads the "
+        "module-level `{name}`", "compile", "", 1, 1,
+        "`f` has its own `X` and calls `g`, which reads the module-level `X`",
+        reachable=False,
+        reason=f"{LIVE}: a module-level array `X`, which `g` reads, is passed to `g` through "
+        "`f`, whose parameter `X` is another value",
+    ),
+    Entry(
+        "`{function}` has no parameters to differentiate by", "compile", "", 1, 1,
+        "`f` has no parameters to differentiate by",
+        reachable=False,
+        reason=f"{LIVE}: `f` has no parameters and reads an array from its module",
     ),
     # -- adc graph ----------------------------------------------------------------------------
     Entry(
