@@ -970,3 +970,54 @@ def _env(step: ir.Step, xs: Sequence[float], value: Any) -> dict[Any, Any]:
     env: dict[Any, Any] = {ex.Var(a): x for a, x in zip(step.args, xs)}
     env[ex.Var(step.index)] = value
     return env
+
+
+# ---------------------------------------------------------------------------------------------
+# The gradient's dtype: numpy's, with the seed a Python float
+# ---------------------------------------------------------------------------------------------
+
+
+def _cast(x: Any, dtype: type) -> Any:
+    """An array input as `dtype` (integers: away from 0 and keeping signs); a Python float
+    input stays one."""
+    if isinstance(x, float):
+        return x
+    if np.issubdtype(dtype, np.integer):
+        return np.where(x >= 0, np.ceil(x * 4), np.floor(x * 4)).astype(dtype)
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("op", sorted(ARRAY_CASES))
+def test_gradient_dtypes_follow_numpy(op: str) -> None:
+    """float32 inputs give float32 gradients (as JAX and PyTorch keep them), integer inputs
+    float64 ones, Python floats Python floats: numpy's promotion of the adjoint arithmetic
+    (the output's adjoint being of its dtype, or the Python float seed), in every rule and
+    helper."""
+    for k, case in enumerate(ARRAY_CASES[op]):
+        rng = np.random.default_rng(list(f"dtypes-{op}-{k}".encode()))
+        trace = _array_trace(op, case)
+        body, grads = reverse.adjoint_body(trace, trace.params)
+        xs = _array_sample(op, case, rng)
+        for dtype, expected in ((np.float32, np.float32), (np.int64, np.float64)):
+            env: dict[Any, Any] = {ex.Var(a): _cast(x, dtype) for a, x in zip(trace.inputs, xs)}
+            with np.errstate(all="ignore"):
+                try:
+                    evaluate.execute(reverse.primal_body(trace), env)
+                    value = env[ex.Var(trace.output)]
+                    # the output's adjoint: of its shape and float dtype (or the seed 1.0)
+                    seed = (
+                        np.ones(value.shape, np.result_type(value, 1.0))
+                        if isinstance(value, np.ndarray)
+                        else 1.0
+                    )
+                    env[ex.Var(trace.output, True)] = seed
+                    evaluate.execute([a for a in body if a.kind != "seed"], env)
+                    gradients = [evaluate.evaluate(g, env) for g in grads]
+                except (TypeError, ValueError):
+                    assert dtype is np.int64, f"{op}{case}: float32 inputs fail"
+                    continue  # an integer the operation refuses (a negative power)
+            for x, g in zip(xs, gradients):
+                if isinstance(x, float):
+                    assert isinstance(g, float), f"{op}{case}: a float input got {type(g)}"
+                else:
+                    assert g.dtype == expected, f"{op}{case} {dtype.__name__}: {g.dtype}"

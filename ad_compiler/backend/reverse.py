@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from ..core.expr import Call, Const, Expr, Temp, Var, add, without_selects
 from ..core.ir import Assign, Program, Step, Trace
 from ..core.primitives import Edge, rule
+from .passes.arrays import shape_atoms
 
 
 def primal_body(trace: Trace) -> list[Assign]:
@@ -40,7 +41,10 @@ def adjoint_body(trace: Trace, wrt: Sequence[str]) -> tuple[list[Assign], tuple[
         return Temp(temps)
 
     if trace.output in needs:
-        body.append(Assign(Var(trace.output, True), Const(1.0), "seed"))
+        seed: Expr = Const(1.0)
+        if trace.arrays and shape_atoms(trace)[trace.output]:  # the output may be an array
+            seed = Call("adc", "_seed", (Var(trace.output),))
+        body.append(Assign(Var(trace.output, True), seed, "seed"))
         assigned.add(trace.output)
     for s in reversed(trace.steps):
         if s.index not in assigned:

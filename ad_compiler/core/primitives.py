@@ -720,8 +720,9 @@ class Binary(Primitive):
             # logaddexp(0, -margin), the margin itself once the double negation is gone).
             exponent = neg(mine) if other == Const(0) else BinOp("-", other, mine)
             return _helper("_sigmoid_neg", exponent)
-        win = ">" if self.fn == "maximum" else "<"
-        return add(BinOp(win, mine, other), mul(Const(0.5), BinOp("==", mine, other)))
+        # 1 where mine wins, 0 where it loses, 1/2 at a tie, in the operands' dtype
+        ahead = BinOp("-", mine, other) if self.fn == "maximum" else BinOp("-", other, mine)
+        return BinOp("*", Const(0.5), BinOp("+", _np("sign", ahead), ONE))
 
 
 class Clip(Primitive):

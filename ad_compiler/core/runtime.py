@@ -27,6 +27,8 @@ def _unbroadcast(g, like):
     shape = np.shape(like)
     if np.shape(g) == shape:
         return g
+    if type(g) is float:  # a number spread over like: numpy's dtype for the two (float32 kept)
+        g = np.asarray(g, np.result_type(g, like))
     g = np.broadcast_to(g, np.broadcast_shapes(np.shape(g), shape))
     lead = np.ndim(g) - len(shape)
     if lead:
@@ -41,6 +43,7 @@ def _unsum(g, like, axis, keepdims):
     """The adjoint of np.sum(like, axis): g spread back over the summed axes."""
     if isinstance(like, (int, float)):
         return float(g)
+    g = np.asarray(g, np.result_type(g, like))  # a number takes like's float dtype
     if axis is not None and not keepdims:
         g = np.expand_dims(g, axis)
     return np.broadcast_to(g, np.shape(like))
@@ -50,11 +53,12 @@ def _unmean(g, like, axis, keepdims):
     """The adjoint of np.mean(like, axis): a new array (or number)."""
     shape = np.shape(like)
     if axis is None and not keepdims and shape:
-        return np.full(shape, g / np.size(like))
+        return np.full(shape, g / np.size(like), np.result_type(g, like))
     axes = range(len(shape)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
     count = 1
     for a in axes:
         count *= shape[a]
+    g = np.asarray(g, np.result_type(g, like))
     if axis is not None and not keepdims:
         g = np.expand_dims(g, axis)
     return np.broadcast_to(g, shape) / count
@@ -62,7 +66,9 @@ def _unmean(g, like, axis, keepdims):
 
 def _zero(like):
     """A zero gradient shaped like `like` (a Python float for a Python number)."""
-    return 0.0 if isinstance(like, (int, float)) else np.zeros(np.shape(like))
+    if isinstance(like, (int, float)):
+        return 0.0
+    return np.zeros(np.shape(like), np.result_type(like, 1.0))
 
 
 def _sigmoid_neg(m):
@@ -74,7 +80,7 @@ def _sigmoid_neg(m):
 
 def _unindex(g, like, index):
     """The adjoint of like[index] for a constant basic index (no element repeats)."""
-    out = np.zeros(np.shape(like))
+    out = np.zeros(np.shape(like), np.result_type(g, like, 1.0))
     out[index] = g
     return out
 
@@ -82,6 +88,10 @@ def _unindex(g, like, index):
 def _matmul_a(g, a, b):
     """The adjoint of a in a @ b (vectors, matrices and stacks; batch axes are summed back
     by _unbroadcast)."""
+    if type(g) is float:
+        g = np.asarray(g, np.result_type(g, a, b))
+    if np.ndim(a) == 0 or np.ndim(b) == 0:  # np.dot with a number multiplies
+        return g * b
     if np.ndim(b) == 1:
         return np.multiply.outer(g, b)
     if np.ndim(a) == 1:
@@ -92,6 +102,10 @@ def _matmul_a(g, a, b):
 def _matmul_b(g, a, b):
     """The adjoint of b in a @ b (vectors, matrices and stacks; batch axes are summed back
     by _unbroadcast)."""
+    if type(g) is float:
+        g = np.asarray(g, np.result_type(g, a, b))
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return g * a
     if np.ndim(a) == 1:
         return g * a if np.ndim(b) == 1 else np.expand_dims(a, -1) * np.expand_dims(g, -2)
     if np.ndim(b) == 1:
@@ -100,6 +114,17 @@ def _matmul_b(g, a, b):
         return (np.swapaxes(a, -1, -2) @ np.expand_dims(g, -1))[..., 0]
     return np.swapaxes(a, -1, -2) @ g
 
+
+
+def _seed(value):
+    """1.0, the seed dz_T/dz_T, once the function's value is one number: a gradient is of a
+    scalar function."""
+    if np.ndim(value) != 0:
+        raise ValueError(
+            f"the function returns an array of shape {np.shape(value)}, not one number: a "
+            "gradient is of a scalar function; differentiate np.sum of it, or each entry"
+        )
+    return 1.0
 
 
 def _defined(value, g):
@@ -115,11 +140,14 @@ HELPERS: dict[str, Callable] = {
     fn.__name__: fn
     for fn in (
         _unbroadcast, _unsum, _unmean, _zero, _sigmoid_neg, _unindex, _matmul_a, _matmul_b,
+        _seed,
         _defined,
     )
 }  # fmt: skip
 
-FRESH = frozenset({"_unmean", "_unindex", "_zero", "_sigmoid_neg", "_matmul_a", "_matmul_b"})
+FRESH = frozenset(
+    {"_unmean", "_unindex", "_zero", "_sigmoid_neg", "_matmul_a", "_matmul_b", "_seed"}
+)
 
 SHAPE_ARGUMENTS: dict[str, int] = {
     "_unbroadcast": 1,
@@ -127,6 +155,7 @@ SHAPE_ARGUMENTS: dict[str, int] = {
     "_unmean": 1,
     "_unindex": 1,
     "_zero": 0,
+    "_seed": 0,
 }
 
 

@@ -150,12 +150,13 @@ def _try_shapes(
     for batch in (slice(None), rows):
         try:
             with np.errstate(all="ignore"):
-                out = model.call(model.value_and_grad, params, X[batch], y[batch])
+                value = model.call(model.primal, params, X[batch], y[batch])
+                if np.size(value) == 1:  # a gradient refuses an array of losses
+                    value, grads = model.call(model.value_and_grad, params, X[batch], y[batch])
         except (ValueError, TypeError, IndexError, ArithmeticError) as exc:
             raise model.error(
                 None, f"`{model.function}` cannot run on the data with these shapes: {exc}", hint
             ) from None
-        value, grads = out
         if np.size(value) != 1:
             raise model.error(
                 None,

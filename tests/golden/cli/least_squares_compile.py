@@ -7,6 +7,10 @@ import numpy as np
 def _matmul_a(g, a, b):
     """The adjoint of a in a @ b (vectors, matrices and stacks; batch axes are summed back
     by _unbroadcast)."""
+    if type(g) is float:
+        g = np.asarray(g, np.result_type(g, a, b))
+    if np.ndim(a) == 0 or np.ndim(b) == 0:  # np.dot with a number multiplies
+        return g * b
     if np.ndim(b) == 1:
         return np.multiply.outer(g, b)
     if np.ndim(a) == 1:
@@ -17,6 +21,10 @@ def _matmul_a(g, a, b):
 def _matmul_b(g, a, b):
     """The adjoint of b in a @ b (vectors, matrices and stacks; batch axes are summed back
     by _unbroadcast)."""
+    if type(g) is float:
+        g = np.asarray(g, np.result_type(g, a, b))
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return g * a
     if np.ndim(a) == 1:
         return g * a if np.ndim(b) == 1 else np.expand_dims(a, -1) * np.expand_dims(g, -2)
     if np.ndim(b) == 1:
@@ -38,6 +46,8 @@ def _unbroadcast(g, like):
     shape = np.shape(like)
     if np.shape(g) == shape:
         return g
+    if type(g) is float:  # a number spread over like: numpy's dtype for the two (float32 kept)
+        g = np.asarray(g, np.result_type(g, like))
     g = np.broadcast_to(g, np.broadcast_shapes(np.shape(g), shape))
     lead = np.ndim(g) - len(shape)
     if lead:

@@ -15,6 +15,10 @@ def _defined(value, g):
 def _matmul_a(g, a, b):
     """The adjoint of a in a @ b (vectors, matrices and stacks; batch axes are summed back
     by _unbroadcast)."""
+    if type(g) is float:
+        g = np.asarray(g, np.result_type(g, a, b))
+    if np.ndim(a) == 0 or np.ndim(b) == 0:  # np.dot with a number multiplies
+        return g * b
     if np.ndim(b) == 1:
         return np.multiply.outer(g, b)
     if np.ndim(a) == 1:
@@ -25,6 +29,10 @@ def _matmul_a(g, a, b):
 def _matmul_b(g, a, b):
     """The adjoint of b in a @ b (vectors, matrices and stacks; batch axes are summed back
     by _unbroadcast)."""
+    if type(g) is float:
+        g = np.asarray(g, np.result_type(g, a, b))
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return g * a
     if np.ndim(a) == 1:
         return g * a if np.ndim(b) == 1 else np.expand_dims(a, -1) * np.expand_dims(g, -2)
     if np.ndim(b) == 1:
@@ -32,6 +40,17 @@ def _matmul_b(g, a, b):
             return g @ a
         return (np.swapaxes(a, -1, -2) @ np.expand_dims(g, -1))[..., 0]
     return np.swapaxes(a, -1, -2) @ g
+
+
+def _seed(value):
+    """1.0, the seed dz_T/dz_T, once the function's value is one number: a gradient is of a
+    scalar function."""
+    if np.ndim(value) != 0:
+        raise ValueError(
+            f"the function returns an array of shape {np.shape(value)}, not one number: a "
+            "gradient is of a scalar function; differentiate np.sum of it, or each entry"
+        )
+    return 1.0
 
 
 def _sigmoid_neg(m):
@@ -53,6 +72,8 @@ def _unbroadcast(g, like):
     shape = np.shape(like)
     if np.shape(g) == shape:
         return g
+    if type(g) is float:  # a number spread over like: numpy's dtype for the two (float32 kept)
+        g = np.asarray(g, np.result_type(g, like))
     g = np.broadcast_to(g, np.broadcast_shapes(np.shape(g), shape))
     lead = np.ndim(g) - len(shape)
     if lead:
@@ -94,8 +115,10 @@ def grad_loss(w, b, X, y, lam=0.0):
     z8 = np.sum(z7)
     del z7
     # reverse sweep
-    z6bar = _unbroadcast(1.0, 0.0)        # z10 = z6 + 0.5*z9
-    z9bar = _unbroadcast(0.5, lam)        # z10 = z6 + 0.5*z9
+    z10bar = _seed(lam)                   # seed: dz10/dz10 = 1
+    z6bar = _unbroadcast(z10bar, 0.0)     # z10 = z6 + 0.5*z9
+    z9bar = _unbroadcast(0.5 * z10bar, lam)  # z10 = z6 + 0.5*z9
+    del z10bar
     lambar = _unbroadcast(z9bar * z8, lam)  # z9 = lam * z8
     z8bar = _unbroadcast(z9bar * lam, z8)  # z9 = lam * z8
     del z9bar
@@ -131,9 +154,10 @@ def value_and_grad_loss(w, b, X, y, lam=0.0):
     z9 = lam * z8
     z10 = z6 + 0.5 * z9
     # reverse sweep
-    z6bar = _unbroadcast(1.0, z6)         # z10 = z6 + 0.5*z9
-    z9bar = _unbroadcast(0.5, z9)         # z10 = z6 + 0.5*z9
-    del z9
+    z10bar = _seed(z10)                   # seed: dz10/dz10 = 1
+    z6bar = _unbroadcast(z10bar, z6)      # z10 = z6 + 0.5*z9
+    z9bar = _unbroadcast(0.5 * z10bar, z9)  # z10 = z6 + 0.5*z9
+    del z9, z10bar
     lambar = _unbroadcast(z9bar * z8, lam)  # z9 = lam * z8
     z8bar = _unbroadcast(z9bar * lam, z8)  # z9 = lam * z8
     del z9bar
@@ -179,7 +203,9 @@ def grad_predict(w, b, X):
     z5 = 1 / z4
     del z4
     # reverse sweep
-    z4bar = -(1.0 * z5 * z5)              # z5 = z4^-1
+    z5bar = _seed(z5)                     # seed: dz5/dz5 = 1
+    z4bar = -(z5bar * z5 * z5)            # z5 = z4^-1
+    del z5bar
     z2bar = z4bar * z3                    # z3 = exp(z2)
     del z3, z4bar
     z1bar = _unbroadcast(-z2bar, z1)      # z2 = -z1 - b
@@ -202,7 +228,9 @@ def value_and_grad_predict(w, b, X):
     z5 = 1 / z4
     del z4
     # reverse sweep
-    z4bar = -(1.0 * z5 * z5)              # z5 = z4^-1
+    z5bar = _seed(z5)                     # seed: dz5/dz5 = 1
+    z4bar = -(z5bar * z5 * z5)            # z5 = z4^-1
+    del z5bar
     z2bar = z4bar * z3                    # z3 = exp(z2)
     del z3, z4bar
     z1bar = _unbroadcast(-z2bar, z1)      # z2 = -z1 - b

@@ -15,6 +15,10 @@ def _defined(value, g):
 def _matmul_a(g, a, b):
     """The adjoint of a in a @ b (vectors, matrices and stacks; batch axes are summed back
     by _unbroadcast)."""
+    if type(g) is float:
+        g = np.asarray(g, np.result_type(g, a, b))
+    if np.ndim(a) == 0 or np.ndim(b) == 0:  # np.dot with a number multiplies
+        return g * b
     if np.ndim(b) == 1:
         return np.multiply.outer(g, b)
     if np.ndim(a) == 1:
@@ -25,6 +29,10 @@ def _matmul_a(g, a, b):
 def _matmul_b(g, a, b):
     """The adjoint of b in a @ b (vectors, matrices and stacks; batch axes are summed back
     by _unbroadcast)."""
+    if type(g) is float:
+        g = np.asarray(g, np.result_type(g, a, b))
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return g * a
     if np.ndim(a) == 1:
         return g * a if np.ndim(b) == 1 else np.expand_dims(a, -1) * np.expand_dims(g, -2)
     if np.ndim(b) == 1:
@@ -32,6 +40,17 @@ def _matmul_b(g, a, b):
             return g @ a
         return (np.swapaxes(a, -1, -2) @ np.expand_dims(g, -1))[..., 0]
     return np.swapaxes(a, -1, -2) @ g
+
+
+def _seed(value):
+    """1.0, the seed dz_T/dz_T, once the function's value is one number: a gradient is of a
+    scalar function."""
+    if np.ndim(value) != 0:
+        raise ValueError(
+            f"the function returns an array of shape {np.shape(value)}, not one number: a "
+            "gradient is of a scalar function; differentiate np.sum of it, or each entry"
+        )
+    return 1.0
 
 
 def _sigmoid_neg(m):
@@ -53,6 +72,8 @@ def _unbroadcast(g, like):
     shape = np.shape(like)
     if np.shape(g) == shape:
         return g
+    if type(g) is float:  # a number spread over like: numpy's dtype for the two (float32 kept)
+        g = np.asarray(g, np.result_type(g, like))
     g = np.broadcast_to(g, np.broadcast_shapes(np.shape(g), shape))
     lead = np.ndim(g) - len(shape)
     if lead:
@@ -67,11 +88,12 @@ def _unmean(g, like, axis, keepdims):
     """The adjoint of np.mean(like, axis): a new array (or number)."""
     shape = np.shape(like)
     if axis is None and not keepdims and shape:
-        return np.full(shape, g / np.size(like))
+        return np.full(shape, g / np.size(like), np.result_type(g, like))
     axes = range(len(shape)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
     count = 1
     for a in axes:
         count *= shape[a]
+    g = np.asarray(g, np.result_type(g, like))
     if axis is not None and not keepdims:
         g = np.expand_dims(g, axis)
     return np.broadcast_to(g, shape) / count
@@ -87,7 +109,9 @@ def grad_sigmoid(z):
     """Gradient of sigmoid: (dsigmoid/dz)."""
     z3 = 1 / (np.exp(-z) + 1)             # z3 = sigmoid(z), steps z1..z3: dz3/dz = z3 * (1 - z3)
     # reverse sweep
-    zbar = 1.0 * z3 * (1 - z3)            # z3 = sigmoid(z), steps z1..z3: dz3/dz = z3 * (1 - z3)
+    z3bar = _seed(z3)                     # seed: dz3/dz3 = 1
+    zbar = z3bar * z3 * (1 - z3)          # z3 = sigmoid(z), steps z1..z3: dz3/dz = z3 * (1 - z3)
+    del z3bar
     return _defined(z3, zbar),
 
 
@@ -95,7 +119,9 @@ def value_and_grad_sigmoid(z):
     """Value and gradient of sigmoid: (sigmoid, (dsigmoid/dz))."""
     z3 = 1 / (np.exp(-z) + 1)             # z3 = sigmoid(z), steps z1..z3: dz3/dz = z3 * (1 - z3)
     # reverse sweep
-    zbar = 1.0 * z3 * (1 - z3)            # z3 = sigmoid(z), steps z1..z3: dz3/dz = z3 * (1 - z3)
+    z3bar = _seed(z3)                     # seed: dz3/dz3 = 1
+    zbar = z3bar * z3 * (1 - z3)          # z3 = sigmoid(z), steps z1..z3: dz3/dz = z3 * (1 - z3)
+    del z3bar
     return z3, (_defined(z3, zbar),)
 
 
@@ -250,7 +276,9 @@ def grad_predict(theta1, theta2, theta3, X):
     z14 = 1 / (np.exp(-z11) + 1)          # z14 = sigmoid(z11), steps z12..z14: dz14/dz11 = z14 * (1 - z14)
     del z11
     # reverse sweep
-    z11bar = 1.0 * z14 * (1 - z14)        # z14 = sigmoid(z11), steps z12..z14: dz14/dz11 = z14 * (1 - z14)
+    z14bar = _seed(z14)                   # seed: dz14/dz14 = 1
+    z11bar = z14bar * z14 * (1 - z14)     # z14 = sigmoid(z11), steps z12..z14: dz14/dz11 = z14 * (1 - z14)
+    del z14bar
     z10bar = _unbroadcast(_matmul_a(z11bar, z10, theta3), z10)  # z11 = z10 @ theta3
     theta3bar = _unbroadcast(_matmul_b(z11bar, z10, theta3), theta3)  # z11 = z10 @ theta3
     del z11bar
@@ -285,7 +313,9 @@ def value_and_grad_predict(theta1, theta2, theta3, X):
     z14 = 1 / (np.exp(-z11) + 1)          # z14 = sigmoid(z11), steps z12..z14: dz14/dz11 = z14 * (1 - z14)
     del z11
     # reverse sweep
-    z11bar = 1.0 * z14 * (1 - z14)        # z14 = sigmoid(z11), steps z12..z14: dz14/dz11 = z14 * (1 - z14)
+    z14bar = _seed(z14)                   # seed: dz14/dz14 = 1
+    z11bar = z14bar * z14 * (1 - z14)     # z14 = sigmoid(z11), steps z12..z14: dz14/dz11 = z14 * (1 - z14)
+    del z14bar
     z10bar = _unbroadcast(_matmul_a(z11bar, z10, theta3), z10)  # z11 = z10 @ theta3
     theta3bar = _unbroadcast(_matmul_b(z11bar, z10, theta3), theta3)  # z11 = z10 @ theta3
     del z11bar

@@ -15,6 +15,10 @@ def _defined(value, g):
 def _matmul_a(g, a, b):
     """The adjoint of a in a @ b (vectors, matrices and stacks; batch axes are summed back
     by _unbroadcast)."""
+    if type(g) is float:
+        g = np.asarray(g, np.result_type(g, a, b))
+    if np.ndim(a) == 0 or np.ndim(b) == 0:  # np.dot with a number multiplies
+        return g * b
     if np.ndim(b) == 1:
         return np.multiply.outer(g, b)
     if np.ndim(a) == 1:
@@ -25,6 +29,10 @@ def _matmul_a(g, a, b):
 def _matmul_b(g, a, b):
     """The adjoint of b in a @ b (vectors, matrices and stacks; batch axes are summed back
     by _unbroadcast)."""
+    if type(g) is float:
+        g = np.asarray(g, np.result_type(g, a, b))
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return g * a
     if np.ndim(a) == 1:
         return g * a if np.ndim(b) == 1 else np.expand_dims(a, -1) * np.expand_dims(g, -2)
     if np.ndim(b) == 1:
@@ -32,6 +40,17 @@ def _matmul_b(g, a, b):
             return g @ a
         return (np.swapaxes(a, -1, -2) @ np.expand_dims(g, -1))[..., 0]
     return np.swapaxes(a, -1, -2) @ g
+
+
+def _seed(value):
+    """1.0, the seed dz_T/dz_T, once the function's value is one number: a gradient is of a
+    scalar function."""
+    if np.ndim(value) != 0:
+        raise ValueError(
+            f"the function returns an array of shape {np.shape(value)}, not one number: a "
+            "gradient is of a scalar function; differentiate np.sum of it, or each entry"
+        )
+    return 1.0
 
 
 def _unbroadcast(g, like):
@@ -46,6 +65,8 @@ def _unbroadcast(g, like):
     shape = np.shape(like)
     if np.shape(g) == shape:
         return g
+    if type(g) is float:  # a number spread over like: numpy's dtype for the two (float32 kept)
+        g = np.asarray(g, np.result_type(g, like))
     g = np.broadcast_to(g, np.broadcast_shapes(np.shape(g), shape))
     lead = np.ndim(g) - len(shape)
     if lead:
@@ -60,11 +81,12 @@ def _unmean(g, like, axis, keepdims):
     """The adjoint of np.mean(like, axis): a new array (or number)."""
     shape = np.shape(like)
     if axis is None and not keepdims and shape:
-        return np.full(shape, g / np.size(like))
+        return np.full(shape, g / np.size(like), np.result_type(g, like))
     axes = range(len(shape)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
     count = 1
     for a in axes:
         count *= shape[a]
+    g = np.asarray(g, np.result_type(g, like))
     if axis is not None and not keepdims:
         g = np.expand_dims(g, axis)
     return np.broadcast_to(g, shape) / count
@@ -74,6 +96,7 @@ def _unsum(g, like, axis, keepdims):
     """The adjoint of np.sum(like, axis): g spread back over the summed axes."""
     if isinstance(like, (int, float)):
         return float(g)
+    g = np.asarray(g, np.result_type(g, like))  # a number takes like's float dtype
     if axis is not None and not keepdims:
         g = np.expand_dims(g, axis)
     return np.broadcast_to(g, np.shape(like))
@@ -111,8 +134,10 @@ def grad_loss(w, b, X, y, lam=0.01):
     z7 = np.abs(w)
     z8 = np.sum(z7)
     # reverse sweep
-    z6bar = _unbroadcast(1.0, 0.0)        # z10 = z6 + z9
-    z9bar = _unbroadcast(1.0, lam)        # z10 = z6 + z9
+    z10bar = _seed(lam)                   # seed: dz10/dz10 = 1
+    z6bar = _unbroadcast(z10bar, 0.0)     # z10 = z6 + z9
+    z9bar = _unbroadcast(z10bar, lam)     # z10 = z6 + z9
+    del z10bar
     lambar = _unbroadcast(z9bar * z8, lam)  # z9 = lam * z8
     z8bar = _unbroadcast(z9bar * lam, z8)  # z9 = lam * z8
     del z9bar
@@ -121,7 +146,7 @@ def grad_loss(w, b, X, y, lam=0.01):
     wbar = z7bar * np.sign(w)             # z7 = abs(w)
     del z7bar
     z5bar = _unmean(z6bar, z4, None, False)  # z6 = mean(z5)
-    z4bar = z5bar * ((z4 > 0) + 0.5 * (z4 == 0))  # z5 = maximum(0, z4)
+    z4bar = 0.5 * z5bar * (np.sign(z4 - 0) + 1)  # z5 = maximum(0, z4)
     del z4, z5bar
     z3bar = -z4bar                        # z4 = -z3 + 1
     del z4bar
@@ -152,9 +177,10 @@ def value_and_grad_loss(w, b, X, y, lam=0.01):
     z9 = lam * z8
     z10 = z6 + z9
     # reverse sweep
-    z6bar = _unbroadcast(1.0, z6)         # z10 = z6 + z9
-    z9bar = _unbroadcast(1.0, z9)         # z10 = z6 + z9
-    del z9
+    z10bar = _seed(z10)                   # seed: dz10/dz10 = 1
+    z6bar = _unbroadcast(z10bar, z6)      # z10 = z6 + z9
+    z9bar = _unbroadcast(z10bar, z9)      # z10 = z6 + z9
+    del z9, z10bar
     lambar = _unbroadcast(z9bar * z8, lam)  # z9 = lam * z8
     z8bar = _unbroadcast(z9bar * lam, z8)  # z9 = lam * z8
     del z9bar
@@ -164,7 +190,7 @@ def value_and_grad_loss(w, b, X, y, lam=0.01):
     del z7bar
     z5bar = _unmean(z6bar, z5, None, False)  # z6 = mean(z5)
     del z5
-    z4bar = z5bar * ((z4 > 0) + 0.5 * (z4 == 0))  # z5 = maximum(0, z4)
+    z4bar = 0.5 * z5bar * (np.sign(z4 - 0) + 1)  # z5 = maximum(0, z4)
     del z4, z5bar
     z3bar = -z4bar                        # z4 = -z3 + 1
     del z4bar
@@ -205,7 +231,9 @@ def grad_predict(w, b, X):
     z5 = 1 / z4
     del z4
     # reverse sweep
-    z4bar = -(1.0 * z5 * z5)              # z5 = z4^-1
+    z5bar = _seed(z5)                     # seed: dz5/dz5 = 1
+    z4bar = -(z5bar * z5 * z5)            # z5 = z4^-1
+    del z5bar
     z2bar = z4bar * z3                    # z3 = exp(z2)
     del z3, z4bar
     z1bar = _unbroadcast(-z2bar, z1)      # z2 = -z1 - b
@@ -228,7 +256,9 @@ def value_and_grad_predict(w, b, X):
     z5 = 1 / z4
     del z4
     # reverse sweep
-    z4bar = -(1.0 * z5 * z5)              # z5 = z4^-1
+    z5bar = _seed(z5)                     # seed: dz5/dz5 = 1
+    z4bar = -(z5bar * z5 * z5)            # z5 = z4^-1
+    del z5bar
     z2bar = z4bar * z3                    # z3 = exp(z2)
     del z3, z4bar
     z1bar = _unbroadcast(-z2bar, z1)      # z2 = -z1 - b
