@@ -4,6 +4,12 @@ functions as lists of statements over it (`Assign`, `Program`).
 Variables are integers in the lecture's own numbering: a function of d inputs reads
 v_{1-d}..v_0, and its steps are z_1..z_T (v_1..v_T). Names are chosen only when printing or
 emitting.
+
+A function with loops or branches keeps them: its trace's `body` is a list of nodes, straight-
+line `Region`s of steps, `Loop`s and `Branch`es holding lists of nodes of their own, and
+`Jump`s (break, continue). Steps stay SSA (a step inside a loop computes its z once per
+iteration); the variables of the source that loops and branches assign are *slots*, ids below
+the inputs', which a region reads like any variable and sets with its `stores`.
 """
 
 from __future__ import annotations
@@ -39,6 +45,10 @@ class Trace:
     line: int = 0
     source_text: str = ""
     arrays: bool = False  # the file imports numpy, so values may be arrays
+    # With loops or branches: the structure (steps lists every step of it, in order), and the
+    # slots, by id, with the source's names for them.
+    body: list[Node] | None = None
+    slots: dict[int, str] = field(default_factory=dict)
 
     @property
     def inputs(self) -> list[int]:
@@ -60,11 +70,62 @@ class Trace:
         return self.steps[var - 1]
 
 
+@dataclass
+class Region:
+    """A straight-line piece of a function with loops or branches: its steps, then `stores`,
+    each (slot, var) giving a slot the value of var."""
+
+    steps: list[Step]
+    stores: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class Loop:
+    """`for target in range(*args)` (kind 'range'), `for target in args[0]` ('items': the
+    first axis of an array, or a sequence's items), or `while test` ('while': `head` computes
+    `test` before every iteration, and at most `cap` iterations run)."""
+
+    kind: str
+    target: int | None
+    args: tuple[int, ...]
+    body: list[Node]
+    head: list[Node] = field(default_factory=list)
+    test: int | None = None
+    cap: int | None = None
+    line: int = 0
+    col: int = 0
+
+
+@dataclass
+class Branch:
+    """`if test: then` / `else: orelse`."""
+
+    test: int
+    then: list[Node]
+    orelse: list[Node]
+    line: int = 0
+    col: int = 0
+
+
+@dataclass(frozen=True)
+class Jump:
+    """`break` or `continue`: always the last node of a branch inside a loop's body."""
+
+    kind: str
+    line: int = 0
+    col: int = 0
+
+
+Node = Region | Loop | Branch | Jump
+
+
 def namer(trace: Trace, notation: str = "z") -> Callable[[int], str]:
     """A function giving the display name of a variable id in notation 'z' or 'v'."""
     params = trace.params
 
     def name(var: int) -> str:
+        if var in trace.slots:
+            return trace.slots[var]
         if notation == "v":
             return f"v{var}"
         if var <= 0:

@@ -65,7 +65,8 @@ def monomial_power(a: Monomial, k: Number) -> Monomial:
 class Builder:
     """Creates steps, computing each distinct step once, and remembers source order."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: int = 0) -> None:
+        self.base = base  # the ids of the steps made here start after it
         self.steps: list[Step] = []
         self.table: dict[tuple, int] = {}
         self.line = 0
@@ -95,7 +96,7 @@ class Builder:
         found = self.table.get(key)
         if found is not None:
             return found
-        index = len(self.steps) + 1
+        index = self.base + len(self.steps) + 1
         self.steps.append(Step(index, op, args, params, self.line, self.col))
         self.table[key] = index
         self.clock += 1

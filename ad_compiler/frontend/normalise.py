@@ -101,10 +101,33 @@ def schedule(
 ) -> tuple[list[Step], int]:
     """Drop steps neither the output nor a check (a step kept because it may fail, as the
     source's computation of it does) needs; order the rest stably; number them 1..T."""
+    ordered = order(steps, [output, *checks])
+    number = {s.index: t + 1 for t, s in enumerate(ordered)}
+    final = renumbered(ordered, number)
+    return final, number.get(output, output)
+
+
+def renumbered(steps: list[Step], number: dict[int, int]) -> list[Step]:
+    """The steps with their ids (and the ids they read) replaced through `number`."""
+    return [
+        Step(
+            number.get(s.index, s.index),
+            s.op,
+            tuple(number.get(a, a) for a in s.args),
+            s.params,
+            s.line,
+            s.col,
+        )
+        for s in steps
+    ]
+
+
+def order(steps: list[Step], roots: Iterable[int]) -> list[Step]:
+    """The steps `roots` need, each after the steps it reads, otherwise in their order."""
     by_id = {s.index: s for s in steps}
     position = {s.index: i for i, s in enumerate(steps)}
     live: set[int] = set()
-    stack = [output, *checks]
+    stack = list(roots)
     while stack:
         v = stack.pop()
         if v in by_id and v not in live:
@@ -118,28 +141,12 @@ def schedule(
                 users.setdefault(a, []).append(v)
     ready = [(position[v], v) for v in live if waiting[v] == 0]
     heapq.heapify(ready)
-    order: list[int] = []
+    ordered: list[Step] = []
     while ready:
         _, v = heapq.heappop(ready)
-        order.append(v)
+        ordered.append(by_id[v])
         for u in users.get(v, ()):
             waiting[u] -= 1
             if waiting[u] == 0:
                 heapq.heappush(ready, (position[u], u))
-    number = {v: t + 1 for t, v in enumerate(order)}
-
-    def rename(a: int) -> int:
-        return number.get(a, a)
-
-    final = [
-        Step(
-            number[v],
-            by_id[v].op,
-            tuple(rename(a) for a in by_id[v].args),
-            by_id[v].params,
-            by_id[v].line,
-            by_id[v].col,
-        )
-        for v in order
-    ]
-    return final, rename(output)
+    return ordered
