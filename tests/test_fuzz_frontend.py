@@ -34,8 +34,10 @@ accepts the file too. The input file is never changed. A separate property holds
 to the line Python counts: the source line printed under the location is that line.
 
 The CI profile is derandomized (fixed seed) and sized to run in about a minute; set
-ADC_FUZZ_EXAMPLES to run every test with that many examples and a random seed. The long run
-(`make fuzz`) is tools/fuzz_frontend.py, which draws from all families at once.
+ADC_FUZZ_EXAMPLES to run every test with that many examples and a random seed. The two deep
+families' hypothesis runs are marked `fuzz`: `make test` tries each of their kinds once at a
+fixed size instead, and `make fuzz` runs them (`pytest -m fuzz`) before the long run,
+tools/fuzz_frontend.py, which draws from all families at once.
 """
 
 from __future__ import annotations
@@ -379,9 +381,12 @@ def in_function(body: str, params: str = "x, y=1.0") -> str:
     return f"import math\n\n\ndef f({params}):\n    z = x * y\n{inside}\n    return z\n"
 
 
-python_grammar = hypothesmith.from_grammar().map(_encode)
-python_nodes = hypothesmith.from_node().map(_encode)
-python_in_function = hypothesmith.from_grammar().map(lambda s: _encode(in_function(s)))
+# Deferred: building hypothesmith's grammar takes seconds, paid when a test first draws from
+# it rather than by every process that merely collects this file (each xdist worker does).
+_grammar = st.deferred(hypothesmith.from_grammar)
+python_grammar = _grammar.map(_encode)
+python_nodes = st.deferred(hypothesmith.from_node).map(_encode)
+python_in_function = _grammar.map(lambda s: _encode(in_function(s)))
 
 # Our own grammar: near-miss programs.
 NAMES = [
@@ -864,6 +869,19 @@ def test_mutated_programs(data: bytes) -> None:
     isolated(data)
 
 
+# The deep families are the slow ones (a second or more an example): `make test` tries each
+# kind once at a fixed size, `make fuzz` (the `fuzz` marker) draws sizes to 3,000 and 200.
+@pytest.mark.parametrize("kind", sorted(DEEP))
+def test_each_kind_of_deep_nesting(kind: str) -> None:
+    isolated(_encode(DEEP[kind](1001)))  # past CPython's default recursion limit
+
+
+@pytest.mark.parametrize("kind", sorted(HELPER_CHAINS))
+def test_each_kind_of_helper_chain(kind: str) -> None:
+    isolated(_encode(HELPER_CHAINS[kind](50)))
+
+
+@pytest.mark.fuzz
 @pytest.mark.filterwarnings("ignore:Generating overly large repr")
 @fuzz_settings(80, shrink=False)
 @given(deep)
@@ -871,6 +889,7 @@ def test_deep_nesting(data: bytes) -> None:
     isolated(data)
 
 
+@pytest.mark.fuzz
 @pytest.mark.filterwarnings("ignore:Generating overly large repr")
 @fuzz_settings(15, shrink=False)
 @given(helper_chains)
