@@ -5,9 +5,13 @@ command in process), for tools/record_goldens.py to record and tests/test_golden
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy
 from click.testing import CliRunner
 
 import ad_compiler
@@ -15,6 +19,7 @@ from cli.main import main as adc
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
+NUMPY_SCALARS = ROOT / "tests" / "golden" / "numpy_scalars.json"
 
 SCALAR_SAMPLES = ("baydin", "chain", "slide")
 ARRAY_SAMPLES = ("hinge", "least_squares", "logistic_regression", "mlp")
@@ -115,3 +120,75 @@ def corpus_digests(source: str) -> dict[str, str]:
             text = "error: " + exc.render()
         out[key] = _digest(text)
     return out
+
+
+# numpy's elementwise functions round some arguments differently depending on the SIMD kernels
+# the CPU lets numpy pick (with AVX-512, np.exp(0.659...) is an ulp off glibc's exp, which
+# numpy uses without it). adc folds numpy calls of constants with numpy, so a golden module can
+# hold such a float: corpus program 883 does. The goldens are compared with numpy's functions
+# giving, for every scalar argument they met while being recorded, the value they gave then:
+# what users saw on the machine that recorded them, reproduced on any CPU.
+
+
+# numpy's one-argument functions, named before any of them is replaced
+UNARY_UFUNCS = sorted(
+    name
+    for name in dir(numpy)
+    if isinstance(getattr(numpy, name), numpy.ufunc) and getattr(numpy, name).nin == 1
+)
+
+
+def _scalar_key(args: tuple, kwargs: dict) -> str | None:
+    """float.hex of a call's one argument if it is a real scalar that numpy computes with in
+    float64 (a Python int or float, a numpy integer or float64), None for any other call."""
+    if len(args) != 1 or kwargs:
+        return None
+    (x,) = args
+    if isinstance(x, (bool, numpy.bool_)) or not isinstance(
+        x, (int, float, numpy.integer, numpy.float64)
+    ):
+        return None
+    try:
+        return float(x).hex()
+    except OverflowError:
+        return None
+
+
+def load_numpy_scalars() -> dict[str, dict[str, str]]:
+    """The recorded table: function name -> float.hex(argument) -> float.hex(value)."""
+    return json.loads(NUMPY_SCALARS.read_text(encoding="utf-8"))
+
+
+@contextmanager
+def numpy_scalars(
+    table: dict[str, dict[str, str]], *, record: bool = False
+) -> Iterator[dict[str, dict[str, str]]]:
+    """numpy's one-argument functions give the values in `table` for the scalar arguments it
+    holds (every other call is numpy's own); with record=True, every scalar call's value is
+    added to `table` instead."""
+
+    def patched(name: str, original: numpy.ufunc):
+        def call(*args, **kwargs):
+            key = _scalar_key(args, kwargs)
+            if key is None:
+                return original(*args, **kwargs)
+            if record:
+                value = original(*args, **kwargs)
+                if isinstance(value, numpy.float64):
+                    table.setdefault(name, {})[key] = float(value).hex()
+                return value
+            known = table.get(name, {}).get(key)
+            if known is None:
+                return original(*args, **kwargs)
+            return numpy.float64(float.fromhex(known))
+
+        return call
+
+    saved = {name: getattr(numpy, name) for name in UNARY_UFUNCS}
+    try:
+        for name, original in saved.items():
+            setattr(numpy, name, patched(name, original))
+        yield table
+    finally:
+        for name, original in saved.items():
+            setattr(numpy, name, original)

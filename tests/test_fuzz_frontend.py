@@ -24,18 +24,21 @@ Hypothesis writes source files as BYTES, in families:
 Each example is written to a fresh directory and run through the CLI in-process with click's
 CliRunner (`compile FILE -o OUT`, then `trace FILE`), in a forked checking process (forked once,
 replaced after a failure) that is killed past a hard limit and runs under a memory limit, so a
-hang, a crash or an exponential blow-up is a failure and not a stuck test run; each command must
-finish within 5 s, and hypothesis's deadline bounds the whole example. The property: exit
-status 0 or 1; no traceback and no "internal error" anywhere; `result.exception` is None or
-SystemExit; on 1, stderr opens with `FILE:LINE:COL: error: ...` (LINE within the file), a
-`hint:` line follows, stdout is empty and no output or temporary file exists; on 0, the output
-parses, defines `grad_...` and holds only whitelisted names (tests/test_safety.py), and `trace`
-accepts the file too. The input file is never changed. A separate property holds the location
+hang, a crash or an exponential blow-up is a failure and not a stuck test run; each command may
+use 10 s of CPU and a whole example 30 s (CPU time: a loaded machine stretches wall time, not
+the work done). The property: exit status 0 or 1; no traceback and no "internal error"
+anywhere; `result.exception` is None or SystemExit; on 1, stderr opens with
+`FILE:LINE:COL: error: ...` (LINE within the file), a `hint:` line follows, stdout is empty
+and no output or temporary file exists; on 0, the output parses, defines `grad_...` and
+holds only whitelisted names (tests/test_safety.py), and `trace` accepts the file too. The
+input file is never changed. A separate property holds the location
 to the line Python counts: the source line printed under the location is that line.
 
 The CI profile is derandomized (fixed seed) and sized to run in about a minute; set
-ADC_FUZZ_EXAMPLES to run every test with that many examples and a random seed. The long run
-(`make fuzz`) is tools/fuzz_frontend.py, which draws from all families at once.
+ADC_FUZZ_EXAMPLES to run every test with that many examples and a random seed. The two deep
+families' hypothesis runs are marked `fuzz`: `make test` tries each of their kinds once at a
+fixed size instead, and `make fuzz` runs them (`pytest -m fuzz`) before the long run,
+tools/fuzz_frontend.py, which draws from all families at once.
 """
 
 from __future__ import annotations
@@ -56,7 +59,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 import hypothesmith
@@ -73,12 +75,14 @@ from tests.test_safety import assert_only_whitelisted
 # ---------------------------------------------------------------------------------------------
 
 LONG = os.environ.get("ADC_FUZZ_EXAMPLES")
-# One `adc compile` or `adc trace` taking longer is a failure: a hang. The largest inputs drawn
-# (200 chained helpers: about 20,000 trace steps in 603 generated functions) take 3.4 to 5 s
-# on this 2-core machine, depending on the hour; 5 s failed one of them once.
+# A hang or a blow-up is work: the limits are CPU seconds of the checking process, which other
+# processes on the machine do not stretch (wall-clock limits failed on a loaded machine: one
+# compile took 10.6 s of wall time). One `adc compile` or `adc trace` using more is a failure.
+# The largest inputs drawn (200 chained helpers: about 20,000 trace steps in 603 generated
+# functions) take about 3 s of CPU for both commands.
 COMMAND_SECONDS = 10.0
-EXAMPLE_SECONDS = 25.0  # hypothesis deadline for one example: both commands and our checks
-HARD_SECONDS = 30.0  # the checking child is killed past this
+HARD_SECONDS = 30.0  # the checking child is killed past this much CPU for one example ...
+STUCK_SECONDS = 600.0  # ... or this much wall time (a child that waits forever uses no CPU)
 MEMORY_BYTES = 8 << 30  # the checking child's address space
 
 
@@ -89,7 +93,7 @@ def fuzz_settings(ci_examples: int, *, shrink: bool = True) -> settings:
         max_examples=int(LONG) if LONG else ci_examples,
         derandomize=not LONG,
         database=None,
-        deadline=timedelta(seconds=EXAMPLE_SECONDS),
+        deadline=None,  # wall time: the checking process's CPU limits bound an example instead
         suppress_health_check=list(HealthCheck),
         phases=phases,
         print_blob=True,
@@ -143,15 +147,27 @@ def _assert_clean(result, command: str, src: Path, data: bytes) -> None:
 
 
 def _timed(main, args: list[str]):
-    """The CLI's result for args; more than COMMAND_SECONDS is a failure."""
-    start = time.monotonic()
+    """The CLI's result for args; more than COMMAND_SECONDS of CPU (this process's, all its
+    threads: adc compiles on one of its own) is a failure."""
+    start = time.process_time()
     result = _RUNNER.invoke(main, args)
-    took = time.monotonic() - start
+    took = time.process_time() - start
     assert took <= COMMAND_SECONDS, (
-        f"`adc {args[0]}` took {took:.1f} s (limit {COMMAND_SECONDS:.0f} s)\n"
+        f"`adc {args[0]}` used {took:.1f} s of CPU (limit {COMMAND_SECONDS:.0f} s)\n"
         + _describe(args[0], result)[:500]
     )
     return result
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user + system, all threads) process `pid` has used, from /proc; None
+    where there is no /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def on_a_deep_stack(fn: Callable[..., object], *args: object) -> None:
@@ -249,14 +265,15 @@ class Worker:
             view = view[os.write(fd, view) :]
 
     @staticmethod
-    def _read_exactly(fd: int, n: int, deadline: float | None) -> bytes | None:
-        """n bytes from fd; None at end of file; TimeoutError past the deadline."""
+    def _read_exactly(fd: int, n: int, over: Callable[[], bool] | None = None) -> bytes | None:
+        """n bytes from fd; None at end of file; TimeoutError once over() says the limit is
+        passed (checked every half second while nothing arrives)."""
         out = bytearray()
         while len(out) < n:
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                    raise TimeoutError
+            if over is not None:
+                while not select.select([fd], [], [], 0.5)[0]:
+                    if over():
+                        raise TimeoutError
             chunk = os.read(fd, n - len(out))
             if not chunk:
                 return None
@@ -293,6 +310,20 @@ class Worker:
                 pass
             self._forget()
 
+    def _limit(self) -> Callable[[], bool]:
+        """Whether the child has used HARD_SECONDS of CPU since now, or STUCK_SECONDS of wall
+        time (without /proc, HARD_SECONDS of wall time)."""
+        pid, start, cpu = self.pid, time.monotonic(), cpu_seconds(self.pid)
+
+        def over() -> bool:
+            wall = time.monotonic() - start
+            if cpu is None:
+                return wall > HARD_SECONDS
+            used = cpu_seconds(pid)
+            return wall > STUCK_SECONDS or (used is not None and used - cpu > HARD_SECONDS)
+
+        return over
+
     def run(self, check_name: str, data: bytes) -> tuple[str, str]:
         """(ok|fail, text) of CHECKS[check_name](data); raises AssertionError on a hang/crash."""
         if self.pid and os.waitpid(self.pid, os.WNOHANG)[0]:
@@ -301,16 +332,14 @@ class Worker:
             self._start()
         try:
             self._send(self.down, (check_name, data))
-            deadline = time.monotonic() + HARD_SECONDS
-            header = self._read_exactly(self.up, 8, deadline)
-            body = header and self._read_exactly(
-                self.up, int.from_bytes(header, "little"), deadline
-            )
+            over = self._limit()
+            header = self._read_exactly(self.up, 8, over)
+            body = header and self._read_exactly(self.up, int.from_bytes(header, "little"), over)
         except TimeoutError:
             self.stop()
             raise AssertionError(
-                f"hang: `adc compile`/`trace` ran more than {HARD_SECONDS:.0f} s "
-                f"on {len(data)} bytes: {data[:300]!r}"
+                f"hang: `adc compile`/`trace` used more than {HARD_SECONDS:.0f} s of CPU "
+                f"(or ran {STUCK_SECONDS:.0f} s) on {len(data)} bytes: {data[:300]!r}"
             ) from None
         except BrokenPipeError:
             body = None
@@ -379,9 +408,12 @@ def in_function(body: str, params: str = "x, y=1.0") -> str:
     return f"import math\n\n\ndef f({params}):\n    z = x * y\n{inside}\n    return z\n"
 
 
-python_grammar = hypothesmith.from_grammar().map(_encode)
-python_nodes = hypothesmith.from_node().map(_encode)
-python_in_function = hypothesmith.from_grammar().map(lambda s: _encode(in_function(s)))
+# Deferred: building hypothesmith's grammar takes seconds, paid when a test first draws from
+# it rather than by every process that merely collects this file (each xdist worker does).
+_grammar = st.deferred(hypothesmith.from_grammar)
+python_grammar = _grammar.map(_encode)
+python_nodes = st.deferred(hypothesmith.from_node).map(_encode)
+python_in_function = _grammar.map(lambda s: _encode(in_function(s)))
 
 # Our own grammar: near-miss programs.
 NAMES = [
@@ -864,6 +896,19 @@ def test_mutated_programs(data: bytes) -> None:
     isolated(data)
 
 
+# The deep families are the slow ones (a second or more an example): `make test` tries each
+# kind once at a fixed size, `make fuzz` (the `fuzz` marker) draws sizes to 3,000 and 200.
+@pytest.mark.parametrize("kind", sorted(DEEP))
+def test_each_kind_of_deep_nesting(kind: str) -> None:
+    isolated(_encode(DEEP[kind](1001)))  # past CPython's default recursion limit
+
+
+@pytest.mark.parametrize("kind", sorted(HELPER_CHAINS))
+def test_each_kind_of_helper_chain(kind: str) -> None:
+    isolated(_encode(HELPER_CHAINS[kind](50)))
+
+
+@pytest.mark.fuzz
 @pytest.mark.filterwarnings("ignore:Generating overly large repr")
 @fuzz_settings(80, shrink=False)
 @given(deep)
@@ -871,6 +916,7 @@ def test_deep_nesting(data: bytes) -> None:
     isolated(data)
 
 
+@pytest.mark.fuzz
 @pytest.mark.filterwarnings("ignore:Generating overly large repr")
 @fuzz_settings(15, shrink=False)
 @given(helper_chains)

@@ -1265,7 +1265,7 @@ def check_program(
         stats["program rejected: adc proves it raises or leaves the reals"] += 1
         return None
     try:
-        compile(ast.parse(compiled.source), "<generated>", "exec")
+        compile(compiled.source, "<generated>", "exec")  # parses it (no AST objects made)
     except SyntaxError as exc:
         raise _fail(f"generated source does not parse: {exc}\n{compiled.source}", source) from None
     for _ in range(POINT_TRIES):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import functools
 import itertools
 import math
+import random
 import re
 import textwrap
 import tracemalloc
@@ -21,6 +23,7 @@ from ad_compiler.frontend import module as parse
 from .conftest import SAMPLES, compile_text
 
 ALL = list(optimize.PASSES)
+FUZZ = pytest.mark.fuzz  # long property runs: `make fuzz`, not `make test`
 
 
 def function_node(source: str, name: str) -> ast.FunctionDef:
@@ -412,7 +415,32 @@ SUBSETS = [
 ]
 
 
-@pytest.mark.parametrize("passes", SUBSETS, ids=lambda p: "+".join(p) or "none")
+def representative(subsets: list[list[str]], passes: list[str], sample: int) -> list[list[str]]:
+    """None, all, each pass alone, all but each one, and `sample` others drawn from a fixed
+    seed: the subsets `make test` tries; `make fuzz` (the `fuzz` marker) tries every one."""
+    chosen = [[], list(passes)]
+    chosen += [[p] for p in passes] + [[q for q in passes if q != p] for p in passes]
+    others = [s for s in subsets if s not in chosen]
+    return chosen + random.Random(20240611).sample(others, min(sample, len(others)))
+
+
+FAST_SUBSETS = representative(SUBSETS, ARRAY_PASSES, 24)
+assert len(SUBSETS) == 2 ** len(ARRAY_PASSES) and all(s in SUBSETS for s in FAST_SUBSETS)
+
+
+@functools.cache
+def reference_compiled(text: str, wrt: tuple[str, ...]):
+    """The loss compiled with dead-code elimination only: what every subset is compared with."""
+    return compile_text(text, function="loss", wrt=list(wrt), passes=["dead-code"])
+
+
+@pytest.mark.parametrize(
+    "passes",
+    [
+        pytest.param(s, id="+".join(s) or "none", marks=() if s in FAST_SUBSETS else FUZZ)
+        for s in SUBSETS
+    ],
+)
 @pytest.mark.parametrize(
     "text, wrt, args",
     [
@@ -422,7 +450,7 @@ SUBSETS = [
     ids=["logistic", "mlp"],
 )
 def test_passes_never_change_results(passes: list[str], text: str, wrt: list[str], args) -> None:
-    reference = compile_text(text, function="loss", wrt=wrt, passes=["dead-code"])
+    reference = reference_compiled(text, tuple(wrt))
     compiled = compile_text(text, function="loss", wrt=wrt, passes=passes)
     want_value, want_grad = reference.value_and_grad_loss(*args)
     value, grad = compiled.value_and_grad_loss(*args)

@@ -10,7 +10,10 @@ Writes, under tests/golden/:
   notation, graph, check);
 - corpus.json: 1,000 random programs (drawn once, from a fixed seed, by the property test's
   generator) with the sha256 of each generated module, or of the error it raises, with all
-  passes and with none.
+  passes and with none;
+- numpy_scalars.json: the value each of numpy's one-argument functions gave for each scalar
+  argument it met while all of the above was computed (numpy's rounding depends on the CPU's
+  SIMD kernels; tests/test_goldens.py replays these values, so the goldens hold on any CPU).
 
 tests/test_goldens.py compiles all of it again and compares.
 """
@@ -64,22 +67,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", action="store_true", help="redraw the random programs")
     args = parser.parse_args()
-    from tests.goldens import cli_outputs, corpus_digests, module_outputs
+    from tests.goldens import (
+        NUMPY_SCALARS,
+        cli_outputs,
+        corpus_digests,
+        module_outputs,
+        numpy_scalars,
+    )
 
-    for folder, outputs in (("modules", module_outputs()), ("cli", cli_outputs())):
+    if args.corpus or not CORPUS.exists():
+        sources = draw_corpus()
+    else:
+        sources = [entry["source"] for entry in json.loads(CORPUS.read_text())]
+    with numpy_scalars({}, record=True) as seen:
+        goldens = (("modules", module_outputs()), ("cli", cli_outputs()))
+        entries = [{"source": s, **corpus_digests(s)} for s in sources]
+    for folder, outputs in goldens:
         out = GOLDEN / folder
         out.mkdir(parents=True, exist_ok=True)
         for old in out.iterdir():
             old.unlink()
         for name, text in outputs.items():
             (out / name).write_text(text, encoding="utf-8")
-    if args.corpus or not CORPUS.exists():
-        sources = draw_corpus()
-    else:
-        sources = [entry["source"] for entry in json.loads(CORPUS.read_text())]
-    entries = [{"source": s, **corpus_digests(s)} for s in sources]
     CORPUS.write_text(json.dumps(entries, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {len(entries)} corpus programs and the module and CLI goldens")
+    table = {name: dict(sorted(seen[name].items())) for name in sorted(seen)}
+    NUMPY_SCALARS.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {len(entries)} corpus programs, the module and CLI goldens and numpy's scalars")
 
 
 if __name__ == "__main__":
