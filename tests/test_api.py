@@ -217,7 +217,7 @@ DEEP = (
     + "    @staticmethod\n"
     + "    def loss(x, ñ):\n"  # line 121
     + "        y = math.sin(x)\n"
-    + "        return ñ * 2 + y % 3\n"  # line 123: `y % 3` at column 24
+    + "        return ñ * 2 + (y << 3)\n"  # line 123: `y << 3` at column 25
 )
 
 
@@ -226,11 +226,11 @@ def test_errors_are_at_the_line_and_column_of_the_file(tmp_path, monkeypatch) ->
     with pytest.raises(CompileError) as caught:
         ad_compiler.grad(mod.Model.loss)
     error = caught.value
-    assert error.message == "operator `%` is not supported"
-    assert _place(error) == (str(tmp_path / "deep.py"), 123, 24, "        return ñ * 2 + y % 3")
+    assert error.message == "operator `<<` is not supported"
+    assert _place(error) == (str(tmp_path / "deep.py"), 123, 25, "        return ñ * 2 + (y << 3)")
     assert error.render().splitlines()[1:3] == [
-        "    return ñ * 2 + y % 3",
-        "                   ^",
+        "    return ñ * 2 + (y << 3)",
+        "                    ^",
     ]
 
 
@@ -245,7 +245,7 @@ def model(w):
 
 
 def loss(w, __b__=2.0):
-    return np.sum(model(w)) + w % 2
+    return np.sum(model(w)) + (w << 2)
 """
 
 
@@ -265,23 +265,23 @@ def test_errors_after_inserted_arguments_keep_their_places(tmp_path, monkeypatch
     mod = _import(tmp_path, monkeypatch, "helpers2", HELPERS.replace("__b__", "b"))
     with pytest.raises(CompileError) as caught:
         ad_compiler.grad(mod.loss)
-    assert caught.value.message == "operator `%` is not supported"
+    assert caught.value.message == "operator `<<` is not supported"
     assert _place(caught.value) == (
         str(tmp_path / "helpers2.py"),
         11,
-        31,
-        "    return np.sum(model(w)) + w % 2",
+        32,
+        "    return np.sum(model(w)) + (w << 2)",
     )
 
 
 def test_errors_in_a_helper_are_in_the_helper_s_file(tmp_path, monkeypatch) -> None:
-    _import(tmp_path, monkeypatch, "other", "def h(a):\n    return a ** 2 // 3\n")
+    _import(tmp_path, monkeypatch, "other", "def h(a):\n    return a ** 2 << 3\n")
     text = "from other import h\n\n\ndef f(a):\n    return h(a) + a\n"
     uses = _import(tmp_path, monkeypatch, "uses", text)
     with pytest.raises(CompileError) as caught:
         ad_compiler.grad(uses.f)
-    assert caught.value.message == "operator `//` is not supported"
-    assert _place(caught.value) == (str(tmp_path / "other.py"), 2, 12, "    return a ** 2 // 3")
+    assert caught.value.message == "operator `<<` is not supported"
+    assert _place(caught.value) == (str(tmp_path / "other.py"), 2, 12, "    return a ** 2 << 3")
 
 
 def test_an_unsupported_import_is_reported_where_it_is_read(tmp_path, monkeypatch) -> None:

@@ -59,7 +59,7 @@ CASES: list[tuple[str, str, int, int, str]] = [
     ("os.path", "def f(x, y):\n    z = os.path\n    return x\n", 2, 9, "os.path"),
     ("os.path.join call", "def f(x, y):\n    return os.path.join(x) * y\n", 2, 12, "os.path"),
     ("math.pi.real", H + "def f(x):\n    return x * math.pi.real\n", 6, 16, "math.pi.real"),
-    ("math.floor", H + "def f(x):\n    return math.floor(x) + 1\n", 6, 12, "math.floor"),
+    ("math.gamma", H + "def f(x):\n    return math.gamma(x) + 1\n", 6, 12, "math.gamma"),
     ("np.cumsum", H + "def f(x):\n    return 2 * np.cumsum(x)\n", 6, 16, "np.cumsum"),
     ("math not imported", "def f(x):\n    return x + math.sin(x)\n", 2, 16, "math.sin"),
     # subscripts
@@ -82,7 +82,7 @@ CASES: list[tuple[str, str, int, int, str]] = [
     ("call of a parameter", "def f(x, y):\n    return x(2) + y\n", 2, 12, "x(2)"),
     ("call of a constant", "A = 2\n\n\ndef f(x):\n    return A(x)\n", 5, 12, "A(x)"),
     ("call of a call", "def f(x):\n    return (x)(x)\n", 2, 13, "x)"),
-    ("log with a base", H + "def f(x):\n    return math.log(x, 2)\n", 6, 12, "math.log"),
+    ("sin of two arguments", H + "def f(x):\n    return math.sin(x, 2)\n", 6, 12, "math.sin"),
     (
         "helper given too many arguments",
         "def g(a):\n    return a\n\n\ndef f(x):\n    return g(x, x)\n",
@@ -162,8 +162,8 @@ CASES: list[tuple[str, str, int, int, str]] = [
     ("import math, os", "import math, os\n\n\ndef f(x):\n    return x\n", 1, 1, "import"),
     ("from os import path", "from os import path\n\n\ndef f(x):\n    return x\n", 1, 1, "from"),
     (
-        "from math import floor",
-        "from math import floor\n\n\ndef f(x):\n    return x\n",
+        "from math import gamma",
+        "from math import gamma\n\n\ndef f(x):\n    return x\n",
         1,
         1,
         "from",
@@ -171,20 +171,18 @@ CASES: list[tuple[str, str, int, int, str]] = [
     ("from math import *", "from math import *\n\n\ndef f(x):\n    return x\n", 1, 1, "from"),
     ("import in a function", "def f(x):\n    import math\n    return x\n", 2, 5, "import"),
     # operators
-    ("//", "def f(x):\n    return x // 2\n", 2, 12, "x //"),
-    ("%", "def f(x):\n    return 1 + x % 2\n", 2, 16, "x %"),
+    (">>", "def f(x):\n    return x >> 2\n", 2, 12, "x >>"),
+    ("&", "def f(x):\n    return 1 + (x & 2)\n", 2, 17, "x &"),
     ("@", "def f(x, y):\n    return x @ y\n", 2, 12, "x @"),
     ("|", "def f(x, y):\n    return x | y\n", 2, 12, "x |"),
     ("~", "def f(x):\n    return ~x\n", 2, 12, "~x"),
     ("not", "def f(x):\n    return not x\n", 2, 12, "not"),
-    ("//=", "def f(x):\n    x //= 2\n    return x\n", 2, 5, "x //="),
+    ("<<=", "def f(x):\n    x <<= 2\n    return x\n", 2, 5, "x <<="),
     # comparisons and boolean operators
     ("comparison <", "def f(x, y):\n    return x < y\n", 2, 12, "x <"),
     ("comparison ==", "def f(x, y):\n    z = 2 * (x == y)\n    return z\n", 2, 14, "x =="),
     ("and", "def f(x, y):\n    return x and y\n", 2, 12, "x and"),
-    # non-constant exponent
-    ("x ** y", "def f(x, y):\n    return x ** y\n", 2, 12, "x **"),
-    ("x ** (y + 1)", "def f(x, y):\n    return 2 * x ** (y + 1)\n", 2, 16, "x **"),
+    # a negative constant base
     ("negative constant base", "def f(x):\n    return (-2) ** x\n", 2, 12, "(-2)"),
     # literals that are not real numbers
     ("True", "def f(x):\n    return x * True\n", 2, 16, "True"),

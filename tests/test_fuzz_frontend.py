@@ -989,7 +989,7 @@ def test_inputs_fuzzing_has_found(text: str) -> None:
 ERRORS = [
     "def f(x):\n    y = x  # note\n    return x[0]\n",
     "import math\n\n\ndef f(x):  # here\n    z = math.sin(x)  # s\n    return z + 'a'\n",
-    "X = 1.0  # c\nY = 2.0  # d\n\n\ndef f(x):\n    return x // X\n",
+    "X = 1.0  # c\nY = 2.0  # d\n\n\ndef f(x):\n    return x << X\n",
     "def f(x):\n    return x\n\n\n# trailing\nprint(1)\n",
     "def f(x):  # a\n    y = (x +  # b\n         2  # c\n    return y\n",
 ]

@@ -244,21 +244,30 @@ def test_a_numpy_module_beside_the_input_is_never_imported_by_a_process(
 MATH_ATTRIBUTES = {
     "sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "sinh", "cosh", "asin", "acos", "atan",
     "log1p", "fabs", "inf", "nan",
+    "atanh", "log2", "log10", "expm1", "exp2", "erf", "erfc", "floor", "ceil", "trunc", "pow",
+    "atan2", "hypot", "copysign",
 }  # fmt: skip
 NUMPY_ATTRIBUTES = {
     # unary functions, their derivatives, abs's sign
     "sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "sinh", "cosh", "arcsin", "arccos",
     "arctan", "log1p", "abs", "sign",
+    "arctanh", "log2", "log10", "expm1", "square", "exp2", "floor", "ceil", "trunc", "round",
+    # functions of two arguments
+    "power", "arctan2", "hypot", "copysign", "mod", "floor_divide", "divide",
     # array rules: reductions, linear algebra, shapes, indexing, selections
     "sum", "mean", "dot", "matmul", "transpose", "reshape", "shape", "logaddexp", "maximum",
     "minimum", "clip", "where", "s_",
+    "max", "min", "prod", "einsum", "outer", "tensordot", "concatenate", "vstack", "hstack",
+    "stack", "array", "take", "asarray", "float64", "ravel", "atleast_1d", "atleast_2d",
+    "repeat", "roll", "ndim", "zeros_like", "ones_like", "arange", "linalg",
     # a uniform adjoint kept as a number: the mean's g / np.size(x)
     "size",
-    # 1/u in numpy's arithmetic, inf at 0 even for a Python float
-    "divide",
 }  # fmt: skip
-BUILTIN_CALLS = {"abs"}
-KEYWORDS = {"axis", "keepdims"}
+LINALG_ATTRIBUTES = {"norm", "solve", "inv", "det", "slogdet"}
+BUILTIN_CALLS = {"abs", "len", "round"}
+KEYWORDS = {"axis", "keepdims", "axes", "ord"}
+# Strings generated code may hold: einsum's subscripts, norm's ord='fro', the join _unjoin undoes.
+STRINGS = re.compile(r"^[A-Za-z,]*->[A-Za-z]*$|^(fro|concatenate|vstack|hstack)$")
 GENERATED = re.compile(r"^(z\d+|\w+bar|_t\d+)_*$")
 MODULE_ALIAS = re.compile(r"^(math|np|numpy)_*$")
 DUNDER = re.compile(r"^__\w*__$")
@@ -268,6 +277,9 @@ ALLOWED_NODES = (
     ast.USub, ast.UAdd, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult, ast.Call,
     ast.Attribute, ast.Tuple, ast.Compare, ast.Gt, ast.Lt, ast.GtE, ast.LtE, ast.Eq, ast.IfExp,
     ast.Subscript, ast.Slice, ast.keyword,
+    ast.Mod, ast.FloorDiv,  # `%` and `//` where the source has them
+    ast.NotEq,  # a test of a derivative at its singular point (`x != 0`)
+    ast.List,  # the items of np.array([a, b]), np.concatenate([a, b]) and the like
     ast.Delete, ast.Del,  # `del z3`: array code dropping intermediates (generated names only)
     ast.AugAssign,  # `z3bar += e`: array code accumulating in place (generated names only)
     ast.If,  # `if x <= 0: z1 = log(x)`: a check that fails where the function does
@@ -408,6 +420,11 @@ def assert_only_whitelisted(generated: str | ast.Module, user_source: str) -> No
                 assert node.arg in users and not DUNDER.match(node.arg), f"parameter {node.arg}"
             elif kind is ast.Attribute:
                 base = node.value
+                if isinstance(base, ast.Attribute):  # np.linalg.solve
+                    assert base.attr == "linalg" and isinstance(base.value, ast.Name)
+                    assert base.value.id in numpy_aliases, ast.unparse(node)
+                    assert node.attr in LINALG_ATTRIBUTES, ast.unparse(node)
+                    continue
                 assert isinstance(base, ast.Name), ast.unparse(node)
                 if base.id in math_aliases:
                     assert node.attr in MATH_ATTRIBUTES, ast.unparse(node)
@@ -430,6 +447,7 @@ def assert_only_whitelisted(generated: str | ast.Module, user_source: str) -> No
             elif kind is ast.Constant:
                 value = node.value
                 ok = value is None or value is Ellipsis or isinstance(value, (int, float, bool))
+                ok = ok or (isinstance(value, str) and STRINGS.match(value) is not None)
                 assert ok, f"constant {value!r} in {d.name}"
     shadowed = (set(names) | set(aliases)) & builtins_called
     assert not shadowed, f"module-level names shadow builtins the code calls: {shadowed}"
@@ -497,7 +515,49 @@ def f(x, xbar=0.5, abs=2.0):
 '''
 
 
-@pytest.mark.parametrize("text", [RICH, SCALAR], ids=["numpy", "scalar"])
+BREADTH = '''\
+"""The further primitives: numpy's reductions, joins, shapes and linear algebra."""
+
+import numpy as np
+
+
+def f(x, A, B, v, n=2.0):
+    s = np.max(x) + np.min(x, axis=0).sum() + x.max() + np.amax(A, axis=1, keepdims=True).sum()
+    s = s + np.prod(v) + np.linalg.norm(A) + np.linalg.norm(A, ord="fro") + A.prod()
+    s = s + np.sum(np.einsum("ij,jk->ik", A, B)) + np.einsum("ii->", A)
+    s = s + np.sum(np.concatenate([v, v * 2])) + np.sum(np.stack([v, v], axis=1) ** 2)
+    s = s + np.sum(np.array([v[0], v[1], 1.0]) ** 2) + np.sum(np.outer(v, v))
+    s = s + np.sum(np.vstack([v, v]) ** 3) + np.sum(np.hstack([v, v]) ** 3)
+    s = s + np.sum(np.tensordot(A, B, axes=1)) + np.sum(np.repeat(v, 2) ** 2)
+    s = s + np.sum(np.roll(v, 1, axis=0) * v) + np.sum(v.ravel() ** 2)
+    s = s + np.sum(np.atleast_2d(v) ** 2) + np.sum(np.asarray(v) ** 3) + np.sum(np.float64(v))
+    s = s + np.linalg.det(A) + np.linalg.slogdet(A)[1] + np.sum(np.linalg.inv(A))
+    s = s + np.sum(np.linalg.solve(A, v)) + np.sum(x) / len(x) + np.sum(A) / A.shape[0]
+    s = s + np.sum(A) / A.size + A.ndim + np.sum(np.arange(3) * v) + np.sum(np.zeros_like(v))
+    s = s + np.sum(np.ones_like(v) * np.floor(v) * np.ceil(v) * np.trunc(v) * np.round(v))
+    s = s + np.sum(np.arctan2(v, v + 1) + np.hypot(v, 2 * v) + np.power(v, v) + v ** n)
+    s = s + np.sum(v % 0.3 + v // 0.3 + np.divide(v, v + 2) + np.exp2(v) + np.sign(v))
+    s = s + np.sum(np.copysign(v, -v) + np.mod(v, n) + np.floor_divide(v, n)) + round(n)
+    return s
+'''
+
+SCALAR_BREADTH = '''\
+"""The further math functions and operators, where no numpy is imported."""
+
+import math
+from math import atan2, erf
+
+
+def f(x, y):
+    z = x ** y + math.pow(x, 2.5) + atan2(y, x) + math.hypot(x, y) + erf(x) + math.log(x, y)
+    z += x % y + math.floor(3 * x) + round(y) + math.copysign(x, y) + x // y + pow(y, x)
+    return z + math.erfc(y) + math.exp2(x) + math.trunc(x) + math.ceil(y) + math.atanh(0.5 / x)
+'''
+
+
+@pytest.mark.parametrize(
+    "text", [RICH, SCALAR, BREADTH, SCALAR_BREADTH], ids=["numpy", "scalar", "breadth", "math"]
+)
 def test_generated_module_holds_only_whitelisted_names(tmp_path: Path, text: str) -> None:
     src = tmp_path / "rich.py"
     src.write_text(text, encoding="utf-8")
@@ -517,7 +577,14 @@ def test_generated_module_holds_only_whitelisted_names(tmp_path: Path, text: str
             a.asname or a.name for n in tree.body if isinstance(n, ast.Import) for a in n.names
         }
         assert imported == {"math_", "np_"}, imported  # `math` and `np` are the user's
-    assert re.search(r"\b_t\d+", generated) and "abs(" in generated
+    if text is BREADTH:
+        assert {"linalg", "einsum", "concatenate", "take", "arange", "power"} <= attributes
+        assert "_uneinsum(" in generated and "len(" in generated and " % " in generated
+    if text is SCALAR_BREADTH:
+        assert {"atan2", "hypot", "erf", "erfc", "exp2", "pow", "copysign", "floor"} <= attributes
+        assert "round(" in generated and " // " in generated
+    if text in (RICH, SCALAR):
+        assert re.search(r"\b_t\d+", generated) and "abs(" in generated
 
 
 @pytest.mark.parametrize("sample", sorted(SAMPLES.glob("*.py")), ids=lambda p: p.stem)

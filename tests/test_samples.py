@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 
 import numpy as np
 import pytest
@@ -90,3 +91,54 @@ def test_logistic_gradient_matches_its_derivation() -> None:
     np.testing.assert_allclose(gw, X.T @ s + lam * w, rtol=1e-12)
     assert gb == pytest.approx(s.sum(), rel=1e-12)
     assert value == pytest.approx(np.mean(np.log1p(np.exp(-m))) + lam / 2 * w @ w, rel=1e-12)
+
+
+def _softmax_by_hand(z: np.ndarray) -> np.ndarray:
+    """Row by row with Python's math: exp(v - max) / fsum(exp(w - max))."""
+    out = np.zeros_like(z)
+    for i, row in enumerate(z):
+        top = max(row)
+        e = [math.exp(v - top) for v in row]
+        total = math.fsum(e)
+        out[i] = [v / total for v in e]
+    return out
+
+
+def _one_hot(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    return np.eye(k)[rng.integers(0, k, size=n)]
+
+
+def test_softmax_sample_is_stable_where_exp_overflows() -> None:
+    compiled = ad_compiler.compile_file(SAMPLES / "softmax.py")
+    z = np.array([[1000.0, 999.0, 998.0], [-1000.0, 0.0, 1.5], [2.0, 2.0, -3.0]])
+    expected = _softmax_by_hand(z)
+    np.testing.assert_allclose(compiled.softmax(z), expected, rtol=1e-14)
+    logs = [[v - max(row) - math.log(math.fsum(math.exp(w - max(row)) for w in row))
+             for v in row] for row in z]  # fmt: skip
+    np.testing.assert_allclose(compiled.log_softmax(z), logs, rtol=1e-14)
+    assert np.all(np.isfinite(compiled.grad_loss(np.eye(3), 0.0, z, np.eye(3))[0]))
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_softmax_losses_gradients_are_their_derivations(ties: bool) -> None:
+    """Cross-entropy: dL/dz = (P - Y) / n; Brier: dL/dP = 2 (P - Y) / n through the softmax
+    Jacobian, dL/dz = P * (dL/dP - sum_k dL/dP_k P_k). Then dW = X^T dz, db = sum dz,
+    dX = dz W^T. With ties for the largest score the shift cancels, and so does any split."""
+    rng = np.random.default_rng(7)
+    n, d, k = 6, 3, 4
+    X, Y = rng.normal(size=(n, d)), _one_hot(rng, n, k)
+    W, b = rng.normal(size=(d, k)), rng.normal(size=k)
+    if ties:
+        X[:, :], W[:, :], b[:] = 0.0, 0.0, [1.0, 1.0, 0.5, 1.0]  # every row ties three ways
+    compiled = ad_compiler.compile_file(SAMPLES / "softmax.py")
+    P = _softmax_by_hand(X @ W + b)
+    dz_loss = (P - Y) / n
+    dP = 2 * (P - Y) / n
+    dz_brier = P * (dP - np.sum(dP * P, axis=1, keepdims=True))
+    for name, dz in (("loss", dz_loss), ("brier", dz_brier)):
+        gW, gb, gX, gY = getattr(compiled, f"grad_{name}")(W, b, X, Y)
+        np.testing.assert_allclose(gW, X.T @ dz, rtol=1e-11, atol=1e-14)
+        np.testing.assert_allclose(gb, dz.sum(axis=0), rtol=1e-11, atol=1e-14)
+        np.testing.assert_allclose(gX, dz @ W.T, rtol=1e-11, atol=1e-14)
+    _, _, _, gY = compiled.grad_loss(W, b, X, Y)
+    np.testing.assert_allclose(gY, -np.log(P) / n, rtol=1e-12)

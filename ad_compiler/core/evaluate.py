@@ -20,6 +20,7 @@ from .expr import (
     Lit,
     Neg,
     Select,
+    Seq,
     Temp,
     Var,
     index_value,
@@ -55,9 +56,16 @@ def evaluate(expr: Expr, env: Mapping[Var | Temp, Any]) -> Any:
         return literal_value(expr.value)
     if isinstance(expr, Index):
         return evaluate(expr.value, env)[index_value(expr.index)]
+    if isinstance(expr, Seq):
+        return [evaluate(e, env) for e in expr.items]
     if isinstance(expr, Call):
         ns = library(expr.lib)
-        fn = ns[expr.fn] if isinstance(ns, dict) else getattr(ns, expr.fn)
+        if isinstance(ns, dict):
+            fn = ns[expr.fn]
+        else:
+            fn = ns
+            for part in expr.fn.split("."):  # numpy's `linalg.solve`
+                fn = getattr(fn, part)
         keywords = {k: evaluate(v, env) for k, v in expr.keywords}
         return fn(*(evaluate(a, env) for a in expr.args), **keywords)
     a, b = evaluate(expr.left, env), evaluate(expr.right, env)
@@ -77,6 +85,8 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
     "@": lambda a, b: a @ b,
+    "%": lambda a, b: a % b,
+    "//": lambda a, b: a // b,
 }
 
 

@@ -85,7 +85,7 @@ class Temp:
 @_hash_once
 @dataclass(frozen=True)
 class BinOp:
-    """`left op right` for op in + - * / ** @ and the comparisons > < >= <= == !=."""
+    """`left op right` for op in + - * / ** @ % // and the comparisons > < >= <= == !=."""
 
     op: str
     left: Expr
@@ -114,8 +114,8 @@ class Call:
 
 @dataclass(frozen=True)
 class Lit:
-    """A non-numeric constant argument: None, a tuple of ints (axes, shapes), or an index
-    (`("index", canonical)`, see `index_value`)."""
+    """A non-numeric constant argument: None, a bool, a string (einsum's subscripts), a tuple
+    of ints (axes, shapes), or an index (`("index", canonical)`, see `index_value`)."""
 
     value: Any
 
@@ -131,6 +131,14 @@ class Index:
 
 @_hash_once
 @dataclass(frozen=True)
+class Seq:
+    """A list of values, `[a, b, c]`: the argument of np.array, np.stack, np.concatenate."""
+
+    items: tuple[Expr, ...]
+
+
+@_hash_once
+@dataclass(frozen=True)
 class Select:
     """`normal` where `test` is true, else `singular`: IEEE inf where Python floats would raise."""
 
@@ -139,7 +147,7 @@ class Select:
     singular: Expr
 
 
-Expr = Const | Var | Temp | BinOp | Neg | Call | Select | Lit | Index
+Expr = Const | Var | Temp | BinOp | Neg | Call | Select | Lit | Index | Seq
 
 
 def index_value(canonical: Any) -> Any:
@@ -264,6 +272,8 @@ def children(node: Expr) -> tuple[Expr, ...]:
         return (node.test, node.normal, node.singular)  # type: ignore[union-attr]
     if kind is Index:
         return (node.value,)  # type: ignore[union-attr]
+    if kind is Seq:
+        return node.items  # type: ignore[union-attr]
     return ()
 
 
@@ -311,6 +321,8 @@ def rebuild(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
         return Index(fn(expr.value), expr.index)
     if isinstance(expr, Select):
         return Select(fn(expr.test), fn(expr.normal), fn(expr.singular))
+    if isinstance(expr, Seq):
+        return Seq(tuple(fn(e) for e in expr.items))
     return expr
 
 

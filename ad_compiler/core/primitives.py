@@ -15,7 +15,13 @@ Step params by kind:
     cpow     (scale, offset, lib, base)    z = base ** (scale * x + offset)         Type 3
     <call>   (*statics, consts)            z = f(...): the signature's constant arguments in
                                            order, then, if operands may be numbers, a tuple with
-                                           each operand's number or None for a variable
+                                           each operand's number or None for a variable (the
+                                           items of a list argument count as operands)
+    <call>, per_library   (lib, maths, *statics, consts): lib the library the source spelled
+                          ('math', 'numpy', 'builtins', 'operator'), maths the one the partials
+                          call ('math', or 'numpy' in a file that imports numpy)
+    <call>, indexed       (k, ...): the constant index of the item the source reads from the
+                          tuple the call gives (`x.shape[k]`, `np.linalg.slogdet(a)[k]`)
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from .expr import (
     Lit,
     Number,
     Select,
+    Seq,
     Temp,
     Var,
     add,
@@ -67,10 +74,14 @@ class Param:
     """One argument of a call's signature.
 
     kind is 'array' (a value, never a number), 'operand' (a value or a number), 'operands'
-    (any number of those, at least `least`), 'condition' (one comparison, not differentiated)
-    or 'static' (a constant known when compiling: a number, a tuple of them, None or a bool;
-    `what` names it in errors, `varargs` collects the positional arguments after it, `convert`
-    normalises it).
+    (any number of those, at least `least` and at most `most`), 'arrays' (any number of
+    values, at least `least`), 'sequence' (a list or tuple literal of operands, `[a, b, 1.0]`,
+    a list inside it being np.array of that list),
+    'condition' (one comparison, not differentiated) or 'static' (a constant known when
+    compiling: a number, a tuple of them, None or a bool, or a string where `text`; `what`
+    names it in errors, `varargs` collects the positional arguments after it, `convert`
+    normalises it and raises ValueError((reason, hint)) for a value it refuses, and an
+    `optional` one that is not given is `default`).
     """
 
     name: str
@@ -80,6 +91,9 @@ class Param:
     convert: Callable[[object], object] | None = None
     least: int = 0
     optional: bool = False
+    most: int | None = None
+    text: bool = False
+    default: object = None
 
 
 class Primitive:
@@ -93,6 +107,20 @@ class Primitive:
     elementwise: bool = False
     # 'unary': h(scale * x + offset), its argument folded into the step; 'call': a signature.
     kind: str = ""
+    # Whether the step has contributions: False for values that are piecewise constant
+    # (comparisons, floor, integers read from shapes), whose edges carry nothing back.
+    differentiated: bool = True
+    # Call kind: whether the step's params open with (lib, maths), the library of the spelling
+    # ('math', 'numpy', 'builtins' or 'operator') and the one its partials call ('math' or
+    # 'numpy': numpy in a file that imports numpy), for a primitive several libraries spell.
+    per_library: bool = False
+    # Call kind: whether the call gives a tuple that the source must index with a constant
+    # (`x.shape[0]`, `np.linalg.slogdet(a)[1]`): the step's params open with that index, and
+    # `parts` is the tuple's length when it is fixed.
+    indexed: bool = False
+    parts: int | None = None
+    # Call kind: whether every operand may be a number (`np.arange(5)`).
+    constants_ok: bool = False
 
     def __init__(
         self,
@@ -103,10 +131,14 @@ class Primitive:
         fresh: bool = False,
         tex: str = "",
         library: str | None = None,
+        overloads: Iterable[tuple[str, str]] = (),
     ) -> None:
         self.name = name
         # (lib, name): lib is 'math', 'numpy', 'builtins', 'method' (x.f()) or 'attribute' (x.T)
         self.spellings = tuple(spellings)
+        # Spellings of a function of one argument that reach this entry when called with more
+        # (`math.log(x, b)`).
+        self.overloads = tuple(overloads)
         self.signature = signature
         # Whether the value is a new array (or number) that nothing else holds, never a view.
         self.fresh = fresh
@@ -133,7 +165,7 @@ class Primitive:
 
     def takes_numbers(self) -> bool:
         """Whether operands may be numbers, so the step's params end with their pattern."""
-        return any(p.kind in ("operand", "operands") for p in self.signature)
+        return any(p.kind in ("operand", "operands", "sequence") for p in self.signature)
 
     def shape_operands(self, step: Step) -> tuple[int, ...] | None:
         """The variables whose broadcast shape is z's shape: () when z is always a scalar,
@@ -804,6 +836,7 @@ class Compare(Primitive):
     type = 3
     explain = "a comparison is piecewise constant: its partials are 0"
     elementwise = True
+    differentiated = False
 
     def __init__(self) -> None:
         super().__init__("compare", library="numpy")
@@ -856,6 +889,856 @@ class Extremum(Primitive):
         for test in tests[1:]:
             chosen = BinOp("*", chosen, test)
         return chosen
+
+
+# ---------------------------------------------------------------------------------------------
+# More functions of one argument: math's only, and the piecewise constant ones
+# ---------------------------------------------------------------------------------------------
+
+
+class MathUnary(Unary):
+    """A function of one argument that math spells and numpy does not (erf, erfc)."""
+
+    def __init__(self, name: str, **kw: object) -> None:
+        super().__init__(name, numpy_name=name, **kw)  # type: ignore[arg-type]
+        self.spellings = tuple(s for s in self.spellings if s[0] != "numpy")
+
+
+class Flat(Unary):
+    """A piecewise constant function of one argument (floor, ceil, trunc, round, sign): its
+    partial is 0 wherever it has one, so its edge carries nothing back."""
+
+    differentiated = False
+
+    def __init__(self, name: str, **kw: object) -> None:
+        super().__init__(
+            name,
+            derivative=lambda u, y, f: Const(0),
+            formula="0 (piecewise constant)",
+            **kw,  # type: ignore[arg-type]
+        )
+
+    def partial(self, step: Step, i: int) -> Expr:
+        return Const(0)
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        return [], []
+
+
+# ---------------------------------------------------------------------------------------------
+# Functions of two arguments, spelled by math, numpy, a builtin or an operator
+# ---------------------------------------------------------------------------------------------
+
+# (a, b, z, maths) -> (da, db): the partials by each operand, None for one that is 0 everywhere
+# (its edge carries nothing back); maths is the library they call, 'math' or 'numpy'.
+PairPartials = Callable[[Expr, Expr, Expr, str], "tuple[Expr | None, Expr | None]"]
+
+
+def _shown(step: Step, name: Name, consts: tuple) -> list[str]:
+    """The operands of a call-like step as the lecture writes them."""
+    ops = [name(a) for a in step.args]
+    return [ops.pop(0) if c is None else show_number(c) for c in consts]
+
+
+class Pair(Primitive):
+    """f(a, b), elementwise: params (lib, maths, consts), lib the library the source spelled
+    ('math', 'numpy', 'builtins' or 'operator'), maths the library the partials call."""
+
+    type = 3
+    kind = "call"
+    broadcasting = True
+    elementwise = True
+    per_library = True
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        spellings: Iterable[tuple[str, str]],
+        partials: PairPartials,
+        explain: str,
+        operator: str = "",
+        fails: Callable[[str], bool] = lambda lib: True,
+        differentiated: bool = True,
+        tex: str = "",
+        shared: Callable[[Expr, Expr], Expr] | None = None,
+    ) -> None:
+        signature = (Param("x1", "operand"), Param("x2", "operand"))
+        super().__init__(name, spellings=spellings, signature=signature, fresh=True, tex=tex)
+        self.partials = partials
+        self.explain = explain
+        self.operator = operator
+        self.fails = fails
+        self.differentiated = differentiated
+        # In math code, a value both partials read, computed once before them: the partials
+        # function then gets it in place of z, with maths 'shared'.
+        self.shared = shared
+        self.called: dict[str, str] = {}
+        for lib, fn in self.spellings:
+            self.called.setdefault(lib, fn)
+
+    def library(self, step: Step) -> str | None:
+        lib = step.params[0]
+        return step.params[1] if lib == "operator" else lib
+
+    def may_fail(self, step: Step) -> bool:
+        return self.fails(step.params[0])
+
+    def primal(self, step: Step) -> Expr:
+        lib = step.params[0]
+        a, b = _operands(step, step.params[-1])
+        if lib == "operator" or (lib == "builtins" and self.operator):
+            return BinOp(self.operator, a, b)  # pow(a, b) is a ** b
+        return Call(lib, self.called[lib], (a, b))
+
+    def show(self, step: Step, name: Name) -> str:
+        lib = step.params[0]
+        a, b = _shown(step, name, step.params[-1])
+        if lib == "operator":
+            return f"{a}^{b}" if self.operator == "**" else f"{a} {self.operator} {b}"
+        return f"{self.called[lib]}({a}, {b})"
+
+    def _partials(self, step: Step) -> tuple[Expr | None, Expr | None]:
+        a, b = _operands(step, step.params[-1])
+        return self.partials(a, b, Var(step.index), step.params[1])
+
+    def partial(self, step: Step, i: int) -> Expr:
+        d = self._partials(step)[_positions(step.params[-1])[i]]
+        return Const(0) if d is None else d
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        a, b = _operands(step, step.params[-1])
+        temps: list[TempDef] = []
+        if self.shared is not None and step.params[1] == "math":
+            t = fresh()
+            temps.append((t, self.shared(a, b)))
+            partials = self.partials(a, b, t, "shared")
+        else:
+            partials = self._partials(step)
+        edges: list[Edge] = []
+        for i, k in enumerate(_positions(step.params[-1])):
+            d = partials[k]
+            if d is not None:
+                edges.append((i, mul(gbar, d), d))
+        return (temps, edges) if edges else ([], [])
+
+
+def _where(test: Expr, a: Expr, b: Expr) -> Expr:
+    return _np("where", test, a, b)
+
+
+def _log_of(x: Expr, maths: str) -> Expr:
+    """log(x): a number when x is a positive one."""
+    if isinstance(x, Const) and x.value > 0:
+        return Const(math.log(x.value))
+    return Call(maths, "log", (x,))
+
+
+def _power_term(a: Expr, p: Number) -> Expr:
+    """p * a^(p-1) for a constant p."""
+    if p == 0:
+        return Const(0)
+    return mul(Const(p), ONE if p == 1 else power(a, p - 1))
+
+
+def _pow_partials(a: Expr, b: Expr, z: Expr, maths: str) -> tuple[Expr | None, Expr | None]:
+    """d(a^b)/da = b a^(b-1), 0 where b = 0 (a^0 is 1 even at a = 0) and +inf at a = 0 for
+    0 < b < 1; d(a^b)/db = a^b log(a), 0 at a = 0 and nan for a < 0 (a^b is not real near
+    such a b)."""
+    inf, nan = Const(math.inf), Const(math.nan)
+    if isinstance(b, Const):
+        da = _power_term(a, b.value)
+        if maths == "math" and 0 < b.value < 1:
+            da = Select(a, da, inf)
+    elif maths == "numpy":
+        da = mul(b, BinOp("**", a, _where(BinOp("==", b, Const(0)), ONE, BinOp("-", b, ONE))))
+    else:
+        normal = mul(b, BinOp("**", a, BinOp("-", b, ONE)))
+        regular = BinOp("+", BinOp("!=", a, Const(0)), BinOp(">=", b, ONE))
+        da = Select(regular, normal, Select(BinOp("==", b, Const(0)), Const(0.0), inf))
+    if isinstance(a, Const):
+        c = a.value
+        db: Expr = mul(z, Const(math.log(c))) if c > 0 else Const(0.0) if c == 0 else nan
+    elif maths == "numpy":
+        db = _helper("_times_log", z, a)
+    else:
+        db = Select(
+            BinOp(">", a, Const(0)),
+            mul(z, Call("math", "log", (a,))),
+            Select(BinOp("==", a, Const(0)), Const(0.0), nan),
+        )
+    return da, db
+
+
+def _atan2_partials(a: Expr, b: Expr, z: Expr, maths: str) -> tuple[Expr, Expr]:
+    """atan2(a, b) = the angle of (b, a): d/da = b / r^2, d/db = -a / r^2 with r = hypot(a, b)
+    (divided by r twice, so r^2 cannot underflow), 0 at the origin."""
+    if maths == "numpy":
+        return _helper("_over_hypot2", b, a, b), _helper("_over_hypot2", neg(a), a, b)
+    r = z if maths == "shared" else Call("math", "hypot", (a, b))
+    da = Select(r, div(div(b, r), r), Const(0.0))
+    db = Select(r, neg(div(div(a, r), r)), Const(0.0))
+    return da, db
+
+
+def _hypot_partials(a: Expr, b: Expr, z: Expr, maths: str) -> tuple[Expr, Expr]:
+    """d hypot(a, b)/da = a / hypot(a, b), 0 at the origin (as abs has 0 at 0)."""
+    if maths == "numpy":
+        safe = _where(BinOp("==", z, Const(0)), ONE, z)
+        return div(a, safe), div(b, safe)
+    return Select(z, div(a, z), Const(0.0)), Select(z, div(b, z), Const(0.0))
+
+
+def _copysign_partials(a: Expr, b: Expr, z: Expr, maths: str) -> tuple[Expr, None]:
+    """copysign(a, b) = |a| sign(b): d/da = sign(a) copysign(1, b), 0 at a = 0; d/db = 0."""
+    if isinstance(b, Const):
+        sign = call("numpy" if maths == "numpy" else "math", "sign", a)
+        return mul(sign, Const(math.copysign(1.0, b.value))), None
+    if maths == "numpy":
+        return mul(_np("sign", a), _np("copysign", ONE, b)), None
+    return mul(call("math", "sign", a), Call("math", "copysign", (ONE, b))), None
+
+
+def _mod_partials(a: Expr, b: Expr, z: Expr, maths: str) -> tuple[Expr, Expr]:
+    """a % b = a - b * (a // b) with a // b piecewise constant: d/da = 1, d/db = -(a // b)."""
+    return ONE, neg(BinOp("//", a, b))
+
+
+def _divide_partials(a: Expr, b: Expr, z: Expr, maths: str) -> tuple[Expr, Expr]:
+    """d(a / b)/da = 1 / b, d(a / b)/db = -a / b / b (b * b could overflow)."""
+    return div(ONE, b), neg(div(div(a, b), b))
+
+
+class LogBase(Primitive):
+    """math.log(x, base): params (consts,). Reached by `math.log` called with two arguments."""
+
+    type = 3
+    kind = "call"
+    explain = "Type 3: d/dx log_b(x) = 1 / (x log b), d/db log_b(x) = -log_b(x) / (b log b)"
+
+    def __init__(self) -> None:
+        signature = (Param("x", "operand"), Param("base", "operand"))
+        super().__init__(
+            "logbase", signature=signature, overloads=(("math", "log"),), library="math"
+        )
+
+    def may_fail(self, step: Step) -> bool:
+        return True  # x <= 0, base <= 0 or base = 1
+
+    def primal(self, step: Step) -> Expr:
+        # What math.log(x, base) computes, log(x) / log(base), in the one-argument form that
+        # numba compiles too.
+        x, base = _operands(step, step.params[0])
+        return BinOp("/", Call("math", "log", (x,)), _log_of(base, "math"))
+
+    def show(self, step: Step, name: Name) -> str:
+        x, base = _shown(step, name, step.params[0])
+        return f"log({x}, {base})"
+
+    def partial(self, step: Step, i: int) -> Expr:
+        x, base = _operands(step, step.params[0])
+        log_base = _log_of(base, "math")
+        if _positions(step.params[0])[i] == 0:
+            return div(ONE, mul(x, log_base))
+        return neg(div(Var(step.index), mul(base, log_base)))
+
+
+# ---------------------------------------------------------------------------------------------
+# More arrays: reductions, norms, products, joins, shapes, linear algebra
+# ---------------------------------------------------------------------------------------------
+
+
+def _reduce_signature() -> tuple[Param, ...]:
+    return (
+        Param("a", "array"),
+        Param("axis", "static", "axis", optional=True),
+        Param("keepdims", "static", "keepdims", optional=True, convert=bool),
+    )
+
+
+def _reduce_keywords(axis: object, keepdims: object) -> tuple[tuple[str, Expr], ...]:
+    keywords: list[tuple[str, Expr]] = []
+    if axis is not None:
+        keywords.append(("axis", Lit(axis)))
+    if keepdims:
+        keywords.append(("keepdims", Lit(True)))
+    return tuple(keywords)
+
+
+class Extreme(Primitive):
+    """np.max / np.min over all axes or `axis=` (np.amax, np.amin, x.max(), x.min()): params
+    (axis, keepdims). zbar is shared equally among the elements equal to the extremum."""
+
+    type = 3
+    kind = "call"
+
+    def __init__(self, name: str, fn: str) -> None:
+        spellings = (("numpy", fn), ("numpy", name), ("method", fn))
+        super().__init__(
+            name, spellings=spellings, signature=_reduce_signature(), fresh=True, library="numpy"
+        )
+        self.fn = fn
+        most = "largest" if fn == "max" else "smallest"
+        self.explain = f"Type 3: zbar is shared equally among the {most} elements (ties split)"
+
+    def shape_operands(self, step: Step) -> tuple[int, ...] | None:
+        axis, keepdims = step.params
+        return () if axis is None and not keepdims else None
+
+    def primal(self, step: Step) -> Expr:
+        return Call("numpy", self.fn, (Var(step.args[0]),), _reduce_keywords(*step.params))
+
+    def show(self, step: Step, name: Name) -> str:
+        axis, keepdims = step.params
+        keep = ", keepdims=True" if keepdims else ""
+        return f"{self.fn}({name(step.args[0])}{_kw(axis)}{keep})"
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        axis, keepdims = step.params
+        x, z = Var(step.args[0]), Var(step.index)
+        return [], [(0, _helper("_unextreme", gbar, x, z, Lit(axis), Lit(keepdims)), None)]
+
+
+class Prod(Reduction):
+    """np.prod(x, axis) and x.prod(): params (axis, keepdims). Each factor's adjoint is zbar
+    times the product of the others, exact where factors are zero."""
+
+    type = 2
+    explain = "Type 2 (product): each factor's adjoint is zbar times the product of the others"
+
+    def __init__(self) -> None:
+        super().__init__("prod", "_unprod")
+
+
+def _norm_order(value: object) -> object:
+    if value not in (None, "fro"):
+        raise ValueError(
+            (f"ord={value!r} is not supported", "leave ord out (the 2-norm) or write ord='fro'")
+        )
+    return value
+
+
+class Norm(Primitive):
+    """np.linalg.norm(x, ord, axis, keepdims) for the 2-norm of vectors and the Frobenius norm:
+    params (ord, axis, keepdims). The adjoint is zbar * x / z, 0 where z = 0."""
+
+    type = 3
+    kind = "call"
+    explain = "Type 3: d||x||/dx = x / ||x||, 0 at x = 0"
+
+    def __init__(self) -> None:
+        signature = (
+            Param("x", "array"),
+            Param("ord", "static", "ord", optional=True, text=True, convert=_norm_order),
+            Param("axis", "static", "axis", optional=True),
+            Param("keepdims", "static", "keepdims", optional=True, convert=bool),
+        )
+        spellings = (("numpy", "linalg.norm"),)
+        super().__init__(
+            "norm", spellings=spellings, signature=signature, fresh=True, library="numpy"
+        )
+
+    def shape_operands(self, step: Step) -> tuple[int, ...] | None:
+        _, axis, keepdims = step.params
+        return () if axis is None and not keepdims else None
+
+    def primal(self, step: Step) -> Expr:
+        order, axis, keepdims = step.params
+        keywords = (("ord", Lit(order)),) if order is not None else ()
+        keywords += _reduce_keywords(axis, keepdims)
+        return Call("numpy", "linalg.norm", (Var(step.args[0]),), keywords)
+
+    def show(self, step: Step, name: Name) -> str:
+        order, axis, keepdims = step.params
+        extra = (f", ord={order!r}" if order else "") + _kw(axis)
+        return f"norm({name(step.args[0])}{extra}{', keepdims=True' if keepdims else ''})"
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        _, axis, keepdims = step.params
+        x, z = Var(step.args[0]), Var(step.index)
+        return [], [(0, _helper("_unnorm", gbar, x, z, Lit(axis), Lit(keepdims)), None)]
+
+
+def _einsum_subscripts(value: object) -> object:
+    text = str(value)
+    inputs, arrow, output = text.partition("->")
+    letters = set(inputs.replace(",", "") + output) - {" "}
+    if not arrow or "->" in output or not all(c.isalpha() and c.isascii() for c in letters):
+        raise ValueError(
+            (
+                f"subscripts {text!r} are not supported",
+                "write explicit subscripts of letters with `->`, e.g. 'ij,jk->ik'",
+            )
+        )
+    return text
+
+
+class Einsum(Primitive):
+    """np.einsum(subscripts, *operands) with explicit subscripts ('ij,jk->ik'): params
+    (subscripts,). Multilinear: each operand's adjoint is the einsum of zbar with the others."""
+
+    type = 2
+    kind = "call"
+    explain = "Type 2 (product): each operand's adjoint is zbar contracted with the others"
+
+    def __init__(self) -> None:
+        signature = (
+            Param("subscripts", "static", "subscripts", text=True, convert=_einsum_subscripts),
+            Param("operands", "arrays", least=1),
+        )
+        spellings = (("numpy", "einsum"),)
+        super().__init__(
+            "einsum", spellings=spellings, signature=signature, fresh=True, library="numpy"
+        )
+
+    def primal(self, step: Step) -> Expr:
+        return _np("einsum", Lit(step.params[0]), *(Var(a) for a in step.args))
+
+    def show(self, step: Step, name: Name) -> str:
+        operands = ", ".join(name(a) for a in step.args)
+        return f"einsum({step.params[0]!r}, {operands})"
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        operands = tuple(Var(a) for a in step.args)
+        subscripts = Lit(step.params[0])
+        return [], [
+            (k, _helper("_uneinsum", gbar, subscripts, Const(k), *operands), None)
+            for k in range(len(step.args))
+        ]
+
+
+class Join(Primitive):
+    """np.concatenate(seq, axis), np.vstack(seq), np.hstack(seq): params ([axis,] consts), a
+    constant per item of seq or None where the item is a variable. Linear: Type 1."""
+
+    type = 1
+    kind = "call"
+    explain = "Type 1 (linear): each item's adjoint is its slice of zbar"
+
+    def __init__(self, fn: str) -> None:
+        items = "arrays" if fn == "concatenate" else "tup"
+        signature: tuple[Param, ...] = (Param(items, "sequence"),)
+        if fn == "concatenate":
+            signature += (Param("axis", "static", "axis", optional=True, default=0),)
+        spellings = (("numpy", fn),)
+        super().__init__(fn, spellings=spellings, signature=signature, fresh=True, library="numpy")
+        self.fn = fn
+
+    def _axis(self, step: Step) -> object:
+        return step.params[0] if self.fn == "concatenate" else None
+
+    def primal(self, step: Step) -> Expr:
+        items = Seq(tuple(_operands(step, step.params[-1])))
+        axis = self._axis(step)
+        keywords = (("axis", Lit(axis)),) if self.fn == "concatenate" and axis != 0 else ()
+        return Call("numpy", self.fn, (items,), keywords)
+
+    def show(self, step: Step, name: Name) -> str:
+        items = ", ".join(_shown(step, name, step.params[-1]))
+        axis = f", axis={step.params[0]}" if self.fn == "concatenate" and step.params[0] else ""
+        return f"{self.fn}([{items}]{axis})"
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        items = Seq(tuple(_operands(step, step.params[-1])))
+        how, axis = Lit(self.fn), Lit(self._axis(step))
+        return [], [
+            (i, _helper("_unjoin", gbar, how, axis, Const(k), items), None)
+            for i, k in enumerate(_positions(step.params[-1]))
+        ]
+
+
+class Stack(Primitive):
+    """np.stack(seq, axis) and np.array([a, b, ...]) (stacked on a new first axis): params
+    ([axis,] consts). Linear: each item's adjoint is its slice of zbar."""
+
+    type = 1
+    kind = "call"
+    explain = "Type 1 (linear): each item's adjoint is its slice of zbar"
+
+    def __init__(self, fn: str) -> None:
+        if fn == "stack":
+            signature: tuple[Param, ...] = (
+                Param("arrays", "sequence"),
+                Param("axis", "static", "axis", optional=True, default=0),
+            )
+        else:
+            signature = (Param("object", "sequence"),)
+            self.constants_ok = True  # an array of numbers, computed when the function runs
+        spellings = (("numpy", fn),)
+        super().__init__(fn, spellings=spellings, signature=signature, fresh=True, library="numpy")
+        self.fn = fn
+
+    def _axis(self, step: Step) -> object:
+        return step.params[0] if self.fn == "stack" else 0
+
+    def primal(self, step: Step) -> Expr:
+        items = Seq(tuple(_operands(step, step.params[-1])))
+        axis = self._axis(step)
+        keywords = (("axis", Lit(axis)),) if axis != 0 else ()
+        return Call("numpy", self.fn, (items,), keywords)
+
+    def show(self, step: Step, name: Name) -> str:
+        items = ", ".join(_shown(step, name, step.params[-1]))
+        axis = self._axis(step)
+        return f"{self.fn}([{items}]" + (f", axis={axis})" if axis != 0 else ")")
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        axis = (("axis", Lit(self._axis(step))),)
+        return [], [
+            (i, Call("numpy", "take", (gbar, Const(k)), axis), None)
+            for i, k in enumerate(_positions(step.params[-1]))
+        ]
+
+
+class Same(Primitive):
+    """x cast or reshaped without changing its values (np.asarray, np.float64, np.ravel,
+    np.atleast_1d, np.atleast_2d): params (). Linear: the adjoint is zbar in x's shape."""
+
+    type = 1
+    kind = "call"
+    explain = "Type 1 (linear): the adjoint is zbar in x's shape"
+
+    def __init__(self, fn: str, spellings: tuple[tuple[str, str], ...], reshapes: bool) -> None:
+        signature = (Param("a", "array"),)
+        super().__init__(fn, spellings=spellings, signature=signature, library="numpy")
+        self.fn = fn
+        self.reshapes = reshapes
+        self.elementwise = not reshapes
+
+    def primal(self, step: Step) -> Expr:
+        return _np(self.fn, Var(step.args[0]))
+
+    def show(self, step: Step, name: Name) -> str:
+        return f"{self.fn}({name(step.args[0])})"
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        x = Var(step.args[0])
+        back = _np("reshape", gbar, _np("shape", x)) if self.reshapes else gbar
+        helper = "_as_grad" if self.fn == "float64" else "_unbroadcast"
+        return [], [(0, _helper(helper, back, x), None)]
+
+
+class Outer(Primitive):
+    """np.outer(a, b) of the flattened a and b: params (). Bilinear: Type 2."""
+
+    type = 2
+    kind = "call"
+    explain = "Type 2 (product): abar = zbar @ b, bbar = a @ zbar (flattened, then reshaped)"
+
+    def __init__(self) -> None:
+        signature = (Param("a", "array"), Param("b", "array"))
+        spellings = (("numpy", "outer"),)
+        super().__init__(
+            "outer", spellings=spellings, signature=signature, fresh=True, library="numpy"
+        )
+
+    def primal(self, step: Step) -> Expr:
+        return _np("outer", Var(step.args[0]), Var(step.args[1]))
+
+    def show(self, step: Step, name: Name) -> str:
+        return f"outer({name(step.args[0])}, {name(step.args[1])})"
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        a, b = Var(step.args[0]), Var(step.args[1])
+        abar = _np("reshape", BinOp("@", gbar, _np("ravel", b)), _np("shape", a))
+        bbar = _np("reshape", BinOp("@", _np("ravel", a), gbar), _np("shape", b))
+        return [], [
+            (0, _helper("_as_grad", abar, a), None),
+            (1, _helper("_as_grad", bbar, b), None),
+        ]
+
+
+def _tensordot_axes(value: object) -> object:
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, tuple) and len(value) == 2:
+        pair = tuple(v if isinstance(v, tuple) else (v,) for v in value)
+        if all(isinstance(a, int) for v in pair for a in v) and len(pair[0]) == len(pair[1]):
+            return pair
+    raise ValueError(
+        (f"axes={value!r} is not supported", "write a count (axes=2) or two lists of axes")
+    )
+
+
+class Tensordot(Primitive):
+    """np.tensordot(a, b, axes): params (axes,). Bilinear: Type 2."""
+
+    type = 2
+    kind = "call"
+    explain = "Type 2 (product): each factor's adjoint is zbar contracted with the other factor"
+
+    def __init__(self) -> None:
+        signature = (
+            Param("a", "array"),
+            Param("b", "array"),
+            Param("axes", "static", "axes", optional=True, default=2, convert=_tensordot_axes),
+        )
+        spellings = (("numpy", "tensordot"),)
+        super().__init__(
+            "tensordot", spellings=spellings, signature=signature, fresh=True, library="numpy"
+        )
+
+    def primal(self, step: Step) -> Expr:
+        a, b = Var(step.args[0]), Var(step.args[1])
+        return Call("numpy", "tensordot", (a, b), (("axes", Lit(step.params[0])),))
+
+    def show(self, step: Step, name: Name) -> str:
+        a, b = name(step.args[0]), name(step.args[1])
+        return f"tensordot({a}, {b}, axes={step.params[0]})"
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        a, b = Var(step.args[0]), Var(step.args[1])
+        axes = Lit(step.params[0])
+        return [], [(k, _helper("_untensordot", gbar, a, b, axes, Const(k)), None) for k in (0, 1)]
+
+
+def _count(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ValueError((f"repeats={value!r} is not supported", "repeat every element as often"))
+
+
+class Repeat(Primitive):
+    """np.repeat(x, repeats, axis) and x.repeat(...), an int count: params (repeats, axis).
+    Linear: the adjoint sums zbar over each element's copies."""
+
+    type = 1
+    kind = "call"
+    explain = "Type 1 (linear): the adjoint sums zbar over each element's copies"
+
+    def __init__(self) -> None:
+        signature = (
+            Param("a", "array"),
+            Param("repeats", "static", "repeats", convert=_count),
+            Param("axis", "static", "axis", optional=True),
+        )
+        spellings = (("numpy", "repeat"), ("method", "repeat"))
+        super().__init__(
+            "repeat", spellings=spellings, signature=signature, fresh=True, library="numpy"
+        )
+
+    def primal(self, step: Step) -> Expr:
+        repeats, axis = step.params
+        keywords = (("axis", Lit(axis)),) if axis is not None else ()
+        return Call("numpy", "repeat", (Var(step.args[0]), Const(repeats)), keywords)
+
+    def show(self, step: Step, name: Name) -> str:
+        repeats, axis = step.params
+        return f"repeat({name(step.args[0])}, {repeats}{_kw(axis)})"
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        repeats, axis = step.params
+        x = Var(step.args[0])
+        return [], [(0, _helper("_unrepeat", gbar, x, Const(repeats), Lit(axis)), None)]
+
+
+def _negated(shift: object) -> object:
+    return tuple(-s for s in shift) if isinstance(shift, tuple) else -shift  # type: ignore[operator]
+
+
+class Roll(Primitive):
+    """np.roll(x, shift, axis): params (shift, axis). Linear: the adjoint rolls back."""
+
+    type = 1
+    kind = "call"
+    explain = "Type 1 (linear): the adjoint is zbar rolled back"
+
+    def __init__(self) -> None:
+        signature = (
+            Param("a", "array"),
+            Param("shift", "static", "shift"),
+            Param("axis", "static", "axis", optional=True),
+        )
+        spellings = (("numpy", "roll"),)
+        super().__init__(
+            "roll", spellings=spellings, signature=signature, fresh=True, library="numpy"
+        )
+
+    def primal(self, step: Step) -> Expr:
+        shift, axis = step.params
+        keywords = (("axis", Lit(axis)),) if axis is not None else ()
+        return Call("numpy", "roll", (Var(step.args[0]), Lit(shift)), keywords)
+
+    def show(self, step: Step, name: Name) -> str:
+        shift, axis = step.params
+        return f"roll({name(step.args[0])}, {shift}{_kw(axis)})"
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        shift, axis = step.params
+        x = Var(step.args[0])
+        back = Call("numpy", "roll", (gbar, Lit(_negated(shift))), (("axis", Lit(axis)),))
+        return [], [(0, _helper("_unbroadcast", back, x), None)]
+
+
+class LinearAlgebra(Primitive):
+    """np.linalg.solve(a, b), inv(a), det(a): params ()."""
+
+    type = 3
+    kind = "call"
+
+    def __init__(self, fn: str, explain: str) -> None:
+        signature: tuple[Param, ...] = (Param("a", "array"),)
+        if fn == "solve":
+            signature += (Param("b", "array"),)
+        spellings = (("numpy", f"linalg.{fn}"),)
+        super().__init__(fn, spellings=spellings, signature=signature, fresh=True, library="numpy")
+        self.fn = fn
+        self.explain = explain
+
+    def may_fail(self, step: Step) -> bool:
+        return self.fn != "det"  # a singular matrix: LinAlgError
+
+    def primal(self, step: Step) -> Expr:
+        return _np(f"linalg.{self.fn}", *(Var(a) for a in step.args))
+
+    def show(self, step: Step, name: Name) -> str:
+        return f"{self.fn}({', '.join(name(a) for a in step.args)})"
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        z = Var(step.index)
+        a = Var(step.args[0])
+        if self.fn == "inv":
+            return [], [(0, _helper("_uninv", gbar, z), None)]
+        if self.fn == "det":
+            return [], [(0, _helper("_undet", gbar, a), None)]
+        b = Var(step.args[1])
+        t = fresh()
+        abar = _helper("_unbroadcast", _helper("_unsolve_a", t, a, z), a)
+        return [(t, _helper("_unsolve", gbar, a, z))], [
+            (0, abar, None),
+            (1, _helper("_unbroadcast", t, b), None),
+        ]
+
+
+class Slogdet(Primitive):
+    """np.linalg.slogdet(a)[k]: params (k,). The sign (k = 0) is not differentiated; the log
+    of |det a| (k = 1) has the adjoint zbar * inv(a)^T."""
+
+    type = 3
+    kind = "call"
+    indexed = True
+    parts = 2
+    explain = "Type 3: d log|det a|/da = inv(a)^T; the sign is piecewise constant"
+
+    def __init__(self) -> None:
+        signature = (Param("a", "array"),)
+        spellings = (("numpy", "linalg.slogdet"),)
+        super().__init__(
+            "slogdet", spellings=spellings, signature=signature, fresh=True, library="numpy"
+        )
+
+    def shape_operands(self, step: Step) -> tuple[int, ...] | None:
+        return None
+
+    def primal(self, step: Step) -> Expr:
+        return Index(_np("linalg.slogdet", Var(step.args[0])), ("i", step.params[0]))
+
+    def show(self, step: Step, name: Name) -> str:
+        return f"slogdet({name(step.args[0])})[{step.params[0]}]"
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        if step.params[0] % 2 == 0:
+            return [], []
+        return [], [(0, _helper("_unslogdet", gbar, Var(step.args[0])), None)]
+
+
+_INTEGER = "an int read from the shape: not differentiated"
+
+
+class Constant(Primitive):
+    """A value that is piecewise constant in its operand, so nothing flows back: len(x),
+    x.size, x.ndim (ints), np.zeros_like(x), np.ones_like(x). Params ()."""
+
+    type = 3
+    kind = "call"
+    differentiated = False
+
+    def __init__(
+        self,
+        name: str,
+        spellings: tuple[tuple[str, str], ...],
+        *,
+        lib: str = "numpy",
+        scalar: bool = True,
+        explain: str = "",
+    ) -> None:
+        signature = (Param("a", "array"),)
+        super().__init__(name, spellings=spellings, signature=signature, fresh=True, library=lib)
+        self.lib = lib
+        self.scalar = scalar  # the value is a number (an int), never an array
+        self.elementwise = not scalar
+        self.explain = explain or "piecewise constant: nothing flows back"
+
+    def shape_operands(self, step: Step) -> tuple[int, ...] | None:
+        return () if self.scalar else step.args
+
+    def primal(self, step: Step) -> Expr:
+        return Call(self.lib, self.name, (Var(step.args[0]),))
+
+    def show(self, step: Step, name: Name) -> str:
+        return f"{self.name}({name(step.args[0])})"
+
+    def partial(self, step: Step, i: int) -> Expr:
+        return Const(0)
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        return [], []
+
+
+class Arange(Primitive):
+    """np.arange(stop), np.arange(start, stop), np.arange(start, stop, step): params
+    (consts,). The values start + k * step are linear in start and step (the adjoint of start
+    is the sum of zbar, of step the sum of k * zbar); their count, the only thing stop
+    changes, is piecewise constant, so stop's edge carries nothing back."""
+
+    type = 1
+    kind = "call"
+    constants_ok = True
+    explain = "Type 1 (linear in start and step): startbar = sum(zbar), stepbar = sum(k zbar)"
+
+    def __init__(self) -> None:
+        signature = (Param("args", "operands", least=1, most=3),)
+        spellings = (("numpy", "arange"),)
+        super().__init__(
+            "arange", spellings=spellings, signature=signature, fresh=True, library="numpy"
+        )
+
+    def may_fail(self, step: Step) -> bool:
+        consts = step.params[0]
+        return len(consts) == 3 and not consts[2]  # a step of 0 divides by zero
+
+    def primal(self, step: Step) -> Expr:
+        return _np("arange", *_operands(step, step.params[0]))
+
+    def show(self, step: Step, name: Name) -> str:
+        return f"arange({', '.join(_shown(step, name, step.params[0]))})"
+
+    def contributions(self, step, gbar, fresh):  # type: ignore[no-untyped-def]
+        consts = step.params[0]
+        edges: list[Edge] = []
+        for i, k in enumerate(_positions(consts)):
+            if len(consts) > 1 and k == 0:
+                edges.append((i, _np("sum", gbar), None))
+            elif k == 2:
+                count = _np("arange", _np("size", gbar))
+                edges.append((i, _np("sum", BinOp("*", gbar, count)), None))
+        return [], edges
+
+
+class Shape(Constant):
+    """x.shape[k] and np.shape(x)[k], an int: params (k,). Not differentiated."""
+
+    indexed = True
+
+    def __init__(self) -> None:
+        spellings = (("attribute", "shape"), ("numpy", "shape"))
+        super().__init__("shape", spellings, explain=_INTEGER)
+
+    def primal(self, step: Step) -> Expr:
+        return Index(_np("shape", Var(step.args[0])), ("i", step.params[0]))
+
+    def show(self, step: Step, name: Name) -> str:
+        return f"{name(step.args[0])}.shape[{step.params[0]}]"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1056,7 +1939,129 @@ TABLE: tuple[Primitive, ...] = (
     # Builtins of several arguments
     Extremum("max", ">"),
     Extremum("min", "<"),
+    # More functions of one argument
+    Unary(
+        "exp2",
+        fails=True,
+        math_name="exp2",
+        numpy_name="exp2",
+        derivative=lambda u, y, f: mul(Const(math.log(2)), y),
+        formula="2^u log 2",
+        python=getattr(math, "exp2", lambda v: 2.0**v),
+    ),
+    MathUnary(
+        "erf",
+        math_name="erf",
+        derivative=lambda u, y, f: mul(Const(2 / math.sqrt(math.pi)), f("exp", neg(_sq(u)))),
+        formula="2/sqrt(pi) exp(-u^2)",
+        tex=r"\operatorname{erf}",
+    ),
+    MathUnary(
+        "erfc",
+        math_name="erfc",
+        derivative=lambda u, y, f: mul(Const(-2 / math.sqrt(math.pi)), f("exp", neg(_sq(u)))),
+        formula="-2/sqrt(pi) exp(-u^2)",
+        tex=r"\operatorname{erfc}",
+    ),
+    Flat("floor", math_name="floor", numpy_name="floor", tex=r"\lfloor {} \rfloor"),
+    Flat("ceil", math_name="ceil", numpy_name="ceil", tex=r"\lceil {} \rceil"),
+    Flat("trunc", math_name="trunc", numpy_name="trunc"),
+    Flat(
+        "round",
+        math_name=None,
+        numpy_name="round",
+        also=(("numpy", "around"), ("numpy", "rint"), ("builtins", "round")),
+        python=round,
+    ),
+    Flat("sign", math_name=None, numpy_name="sign", python=lambda v: float((v > 0) - (v < 0))),
+    # Functions of two arguments, and the operators ** % // between two values
+    Pair(
+        "pow",
+        spellings=(("operator", "**"), ("math", "pow"), ("numpy", "power"), ("builtins", "pow")),
+        partials=_pow_partials,
+        explain="Type 3: d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log(a)",
+        operator="**",
+    ),
+    Pair(
+        "atan2",
+        spellings=(("math", "atan2"), ("numpy", "arctan2"), ("numpy", "atan2")),
+        partials=_atan2_partials,
+        explain="Type 3: d atan2(a, b)/da = b / (a^2 + b^2), d/db = -a / (a^2 + b^2)",
+        fails=lambda lib: False,
+        shared=lambda a, b: Call("math", "hypot", (a, b)),
+    ),
+    Pair(
+        "hypot",
+        spellings=(("math", "hypot"), ("numpy", "hypot")),
+        partials=_hypot_partials,
+        explain="Type 3: d hypot(a, b)/da = a / hypot(a, b), 0 at the origin",
+        fails=lambda lib: lib == "numpy",  # overflow: math gives inf, numpy warns
+    ),
+    Pair(
+        "copysign",
+        spellings=(("math", "copysign"), ("numpy", "copysign")),
+        partials=_copysign_partials,
+        explain="Type 3: d copysign(a, b)/da = sign(a) copysign(1, b), 0 at a = 0; d/db = 0",
+        fails=lambda lib: False,
+    ),
+    Pair(
+        "mod",
+        spellings=(("operator", "%"), ("numpy", "mod"), ("numpy", "remainder")),
+        partials=_mod_partials,
+        explain="Type 3: a % b = a - b (a // b): d/da = 1, d/db = -(a // b)",
+        operator="%",
+    ),
+    Pair(
+        "floordiv",
+        spellings=(("operator", "//"), ("numpy", "floor_divide")),
+        partials=lambda a, b, z, maths: (None, None),
+        explain="a // b is piecewise constant: nothing flows back",
+        operator="//",
+        differentiated=False,
+    ),
+    Pair(
+        "divide",
+        spellings=(("numpy", "divide"), ("numpy", "true_divide")),
+        partials=_divide_partials,
+        explain="Type 3: d(a/b)/da = 1/b, d(a/b)/db = -a/b^2",
+    ),
+    LogBase(),
+    # More arrays
+    Extreme("amax", "max"),
+    Extreme("amin", "min"),
+    Prod(),
+    Norm(),
+    Einsum(),
+    Outer(),
+    Tensordot(),
+    Join("concatenate"),
+    Join("vstack"),
+    Join("hstack"),
+    Stack("stack"),
+    Stack("array"),
+    Same("asarray", (("numpy", "asarray"),), reshapes=False),
+    Same("float64", (("numpy", "float64"),), reshapes=False),
+    Same("ravel", (("numpy", "ravel"), ("method", "ravel"), ("method", "flatten")), reshapes=True),
+    Same("atleast_1d", (("numpy", "atleast_1d"),), reshapes=True),
+    Same("atleast_2d", (("numpy", "atleast_2d"),), reshapes=True),
+    Repeat(),
+    Roll(),
+    LinearAlgebra("solve", "Type 3: z = solve(a, b): bbar = solve(a^T, zbar), abar = -bbar z^T"),
+    LinearAlgebra("inv", "Type 3: abar = -z^T zbar z^T"),
+    LinearAlgebra("det", "Type 3: d det(a)/da = adj(a)^T, det(a) inv(a)^T for an invertible a"),
+    Slogdet(),
+    # Values that do not depend smoothly on their operands: nothing flows back
+    Constant("len", (("builtins", "len"),), lib="builtins", explain=_INTEGER),
+    Constant("size", (("attribute", "size"), ("numpy", "size")), explain=_INTEGER),
+    Constant("ndim", (("attribute", "ndim"), ("numpy", "ndim")), explain=_INTEGER),
+    Shape(),
+    Constant("zeros_like", (("numpy", "zeros_like"),), scalar=False),
+    Constant("ones_like", (("numpy", "ones_like"),), scalar=False),
+    Arange(),
 )
+
+#: Spellings of functions of one argument that reach another entry when called with more.
+OVERLOADS: dict[tuple[str, str], Primitive] = {s: p for p in TABLE for s in p.overloads}
 
 #: Every primitive by its name in the trace (a step's op).
 PRIMITIVES: dict[str, Primitive] = {p.name: p for p in TABLE}

@@ -27,6 +27,7 @@ from .expr import (
     Neg,
     Number,
     Select,
+    Seq,
     Temp,
     Var,
     index_text,
@@ -38,7 +39,8 @@ from .primitives import TEX
 # Python's precedence levels, loosest first.
 IFEXP, COMPARE, ARITH, TERM, FACTOR, POWER, ATOM = 1, 6, 10, 11, 12, 13, 15
 COMPARISONS = (">", "<", ">=", "<=", "==", "!=")
-PRECEDENCE = {"+": ARITH, "-": ARITH, "*": TERM, "/": TERM, "@": TERM, "**": POWER}
+PRECEDENCE = {"+": ARITH, "-": ARITH, "*": TERM, "/": TERM, "@": TERM, "%": TERM, "//": TERM}
+PRECEDENCE["**"] = POWER
 PRECEDENCE |= dict.fromkeys(COMPARISONS, COMPARE)
 
 
@@ -48,7 +50,7 @@ class Printer:
     # Whether a negation is parenthesised wherever it is an operand (else: by precedence).
     loose_negation = False
     # The operators whose right operand is parenthesised at their own precedence.
-    strict_right: frozenset[str] = frozenset(("+", "-", "*", "/", "@"))
+    strict_right: frozenset[str] = frozenset(("+", "-", "*", "/", "@", "%", "//"))
 
     def __call__(self, expr: Expr) -> str:
         return self.render(expr, 0)
@@ -73,6 +75,8 @@ class Printer:
             return self.wrap(text, own, outer)
         if kind is Lit:
             return self.literal(e.value)  # type: ignore[union-attr]
+        if kind is Seq:
+            return "[" + ", ".join(self.render(item, 0) for item in e.items) + "]"  # type: ignore[union-attr]
         assert kind is Index
         return self.subscript(self.render(e.value, ATOM), e.index)  # type: ignore[union-attr]
 
@@ -134,7 +138,7 @@ class TextPrinter(Printer):
     """The tables' text: `v3bar * cos(v0)`, `z1^2`, numbers as a person writes them."""
 
     loose_negation = True
-    strict_right = frozenset(("-", "/"))
+    strict_right = frozenset(("-", "/", "%", "//"))
 
     def __init__(
         self,
@@ -215,7 +219,7 @@ class PythonPrinter(Printer):
         if isinstance(value, tuple):
             parts = [self.literal(v) for v in value]
             return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
-        if value is None or isinstance(value, bool):
+        if value is None or isinstance(value, (bool, str)):
             return repr(value)
         return self.number(value)[0]
 
@@ -275,7 +279,7 @@ class TexPrinter(Printer):
     """LaTeX for one trace's variables and expressions in notation 'v' or 'z'."""
 
     loose_negation = True
-    strict_right = frozenset(("-", "/", "@"))
+    strict_right = frozenset(("-", "/", "@", "%", "//"))
 
     def __init__(self, trace: Trace, notation: str) -> None:
         self.trace = trace
@@ -328,6 +332,10 @@ class TexPrinter(Printer):
             return f"{left}/{right}"
         if op == "@":
             return f"{left} \\;@\\; {right}"
+        if op == "%":
+            return f"{left} \\bmod {right}"
+        if op == "//":
+            return f"\\lfloor {left}/{right} \\rfloor"
         return f"{left} {op} {right}"
 
     def power(self, e: BinOp) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ..core.errors import CompileError, Source, source_lines
 from ..core.expr import Number
-from ..core.primitives import BUILTINS, SOURCE_NAMES
+from ..core.primitives import BUILTINS, SPELLINGS
 
 CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau}
 COMPARE_OPS = {
@@ -162,8 +162,13 @@ def local_names(fdef: ast.FunctionDef) -> set[str]:
 
 def supported_functions() -> str:
     """The hint for an unknown function: math's functions, the builtins, the file's own."""
-    names = [*sorted(SOURCE_NAMES["math"]), *sorted(BUILTINS)]
+    names = [*importable("math"), *sorted(BUILTINS)]
     return "supported: " + ", ".join(names) + ", and this file's functions"
+
+
+def importable(lib: str) -> list[str]:
+    """The names of library `lib` that the table spells, sorted."""
+    return sorted({name for where, name in SPELLINGS if where == lib and "." not in name})
 
 
 def operator_text(op: ast.AST) -> str:

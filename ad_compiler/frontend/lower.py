@@ -9,8 +9,7 @@ from ..core.expr import Divided, Number
 from ..core.primitives import (
     BUILTINS,
     METHODS,
-    PRIMITIVES,
-    SOURCE_NAMES,
+    OVERLOADS,
     SPELLINGS,
     Param,
     Primitive,
@@ -103,12 +102,17 @@ class Lowering:
                     stmt, "only `name op= expression` is supported", "assign to a plain name"
                 )
             op = BINOPS.get(type(stmt.op))
-            if op is None:
+            entry = self.operator_entry(stmt.op)
+            if op is None and entry is None:
                 raise self.src.error(
                     stmt, "this augmented assignment is not supported", "use += -= *= /= or **="
                 )
             current = self.name(stmt.target)
-            self.assign(stmt.target, self.binary(op, current, self.expr(stmt.value), stmt))
+            value = self.expr(stmt.value)
+            if entry is not None:
+                self.assign(stmt.target, self.operator_call(entry, current, value, stmt))
+            else:
+                self.assign(stmt.target, self.binary(op, current, value, stmt))
         elif isinstance(stmt, ast.Pass):
             return
         elif isinstance(stmt, ast.Expr):
@@ -134,11 +138,16 @@ class Lowering:
             return self.constant(node)
         if isinstance(node, ast.Name):
             return self.name(node)
-        if isinstance(node, ast.BinOp) and self.mod.arrays:
-            entry = SPELLINGS.get(("operator", operator_text(node.op)))
+        if isinstance(node, ast.BinOp):
+            entry = self.operator_entry(node.op)
+            if entry is not None and entry.per_library:
+                return self.operator_call(entry, self.expr(node.left), self.expr(node.right), node)
             if entry is not None:
-                return self.call_primitive(entry, [node.left, node.right], [], node)
+                return self.call_primitive(entry, [node.left, node.right], [], node, "operator")
         if isinstance(node, ast.Subscript) and self.mod.arrays:
+            found = self.tuple_call(node.value)
+            if found is not None:
+                return self.item(found, node)
             x = self.array_operand(node.value)
             return Form.atom(self.b.add("index", (x,), (self.index(node.slice),)))
         if isinstance(node, ast.BinOp):
@@ -169,7 +178,8 @@ class Lowering:
             if entry is not None and not (
                 isinstance(base, ast.Name) and base.id in self.mod.modules
             ):
-                return self.call_primitive(entry, [base], [], node)
+                self.not_a_tuple(entry, node)
+                return self.call_primitive(entry, [base], [], node, "attribute")
         if isinstance(node, ast.Attribute):
             lib, attr = self.attribute(node)
             if attr in CONSTANTS:
@@ -309,11 +319,7 @@ class Lowering:
         if not b.is_const():
             if a.is_const():
                 return self.constant_power(a.const, b, node)
-            raise self.src.error(
-                node,
-                "the exponent must be a constant",
-                "for x > 0 write exp(y * log(x)) instead of x ** y",
-            )
+            return self.call_primitive(SPELLINGS[("operator", "**")], [a, b], [], node, "operator")
         k = b.const
         if k == 0:
             return Form(1)
@@ -349,70 +355,172 @@ class Lowering:
             return self.inline(func.id, node)
         found = self.array_function(func)
         if found is not None:
-            entry, receiver = found
+            entry, receiver, lib = found
+            self.not_a_tuple(entry, node)
             args = ([receiver] if receiver is not None else []) + list(node.args)
-            return self.call_primitive(entry, args, node.keywords, node)
-        lib, entry = self.callee(func)
+            return self.call_primitive(entry, args, node.keywords, node, lib)
+        lib, spelled, entry = self.callee(func)
         if entry.kind == "call":
-            return self.call_primitive(entry, list(node.args), node.keywords, node)
+            self.not_a_tuple(entry, node)
+            return self.call_primitive(entry, list(node.args), node.keywords, node, lib)
         fn = entry.name
+        overload = OVERLOADS.get((lib, spelled))
+        if overload is not None and len(node.args) > 1:
+            return self.call_primitive(overload, list(node.args), node.keywords, node, lib)
         if node.keywords:
             raise self.src.error(
                 node.keywords[0].value, f"`{fn}` takes no keyword arguments", "pass x alone"
             )
         if len(node.args) != 1:
-            raise self.src.error(
-                node,
-                f"`{fn}` takes exactly one argument here",
-                "write log(x) / log(b) for a logarithm base b" if fn == "log" else "pass one value",
-            )
+            raise self.src.error(node, f"`{fn}` takes exactly one argument here", "pass one value")
         arg = self.expr(node.args[0])
         self.b.at(node, self.src)
         return self.unary(fn, lib, arg, node=node)
 
     # -- arrays -------------------------------------------------------------------------------
 
-    def array_function(self, func: ast.expr) -> tuple[Primitive, ast.expr | None] | None:
-        """(primitive, method receiver or None) when `func` names a numpy function or method
-        that takes a signature."""
+    def array_function(self, func: ast.expr) -> tuple[Primitive, ast.expr | None, str] | None:
+        """(primitive, method receiver or None, the spelling's library) when `func` names a
+        function or method of a file that imports numpy and takes a signature."""
         if not self.mod.arrays:
             return None
         if isinstance(func, ast.Attribute):
             base = func.value
             if isinstance(base, ast.Name) and base.id in self.mod.modules:
                 self.not_shadowed(base)
-                entry = SPELLINGS.get((self.mod.modules[base.id], func.attr))
-                return (entry, None) if entry is not None and entry.kind == "call" else None
+                lib = self.mod.modules[base.id]
+                entry = SPELLINGS.get((lib, func.attr))
+                return (entry, None, lib) if entry is not None and entry.kind == "call" else None
+            submodule = self.submodule(base)
+            if submodule is not None:
+                lib, name = submodule
+                attr = f"{name}.{func.attr}"
+                entry = SPELLINGS.get((lib, attr))
+                if entry is None:
+                    raise self.src.error(func, f"`{lib}.{attr}` is not supported", _linalg())
+                return entry, None, lib
             if func.attr in METHODS:
-                return METHODS[func.attr], base
+                return METHODS[func.attr], base, "method"
             raise self.src.error(func, f"method `.{func.attr}()` is not supported", _methods())
         if isinstance(func, ast.Name) and func.id in self.mod.imported:
-            entry = SPELLINGS.get(self.mod.imported[func.id])
+            lib, attr = self.mod.imported[func.id]
+            entry = SPELLINGS.get((lib, attr))
             if entry is not None and entry.kind == "call":
-                return entry, None
+                return entry, None, lib
         return None
 
-    def array_operand(self, node: ast.expr) -> int:
-        """The variable holding an array expression (constants are not arrays here)."""
-        form = self.expr(node)
+    def submodule(self, node: ast.expr) -> tuple[str, str] | None:
+        """(library, submodule) for `np.linalg`."""
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr == "linalg"
+            and isinstance(node.value, ast.Name)
+            and self.mod.modules.get(node.value.id) == "numpy"
+        ):
+            self.not_shadowed(node.value)
+            return "numpy", node.attr
+        return None
+
+    def tuple_call(
+        self, node: ast.expr
+    ) -> tuple[Primitive, list[ast.expr], list[ast.keyword], str] | None:
+        """(primitive, arguments, keywords, library) when `node` calls, or reads the attribute
+        of, a primitive that gives a tuple (`x.shape`, `np.linalg.slogdet(a)`)."""
+        if isinstance(node, ast.Attribute):
+            entry = SPELLINGS.get(("attribute", node.attr))
+            base = node.value
+            if entry is not None and entry.indexed:
+                if not (isinstance(base, ast.Name) and base.id in self.mod.modules):
+                    return entry, [base], [], "attribute"
+        if isinstance(node, ast.Call) and not (
+            isinstance(node.func, ast.Name) and node.func.id in self.locals
+        ):
+            found = self.array_function(node.func)
+            if found is not None and found[0].indexed:
+                entry, receiver, lib = found
+                args = ([receiver] if receiver is not None else []) + list(node.args)
+                return entry, args, node.keywords, lib
+        return None
+
+    def item(
+        self,
+        found: tuple[Primitive, list[ast.expr], list[ast.keyword], str],
+        node: ast.Subscript,
+    ) -> Form:
+        """One item, a constant index, of what a primitive giving a tuple gives."""
+        entry, args, keywords, lib = found
+        k = self.static(node.slice, "index")
+        if not isinstance(k, int) or isinstance(k, bool):
+            raise self.src.error(
+                node.slice, "indices must be integer constants", "e.g. x[0], X[:, 1:]"
+            )
+        if entry.parts is not None:
+            if not -entry.parts <= k < entry.parts:
+                raise self.src.error(
+                    node.slice,
+                    f"`{entry.name}` has no item {k}",
+                    f"it gives {entry.parts} items: index them 0 to {entry.parts - 1}",
+                )
+            k %= entry.parts
+        return self.call_primitive(entry, args, keywords, node.value, lib, part=k)
+
+    def not_a_tuple(self, entry: Primitive, node: ast.AST) -> None:
+        """A primitive that gives a tuple is read only through a constant index."""
+        if entry.indexed:
+            raise self.src.error(
+                node,
+                f"`{entry.name}` gives a tuple, which adc does not hold as a value",
+                "take one item, e.g. `x.shape[0]` or `np.linalg.slogdet(a)[1]`",
+            )
+
+    def operator_entry(self, op: ast.operator) -> Primitive | None:
+        """The primitive an operator outside + - * / ** spells here (`@` in array code, `%`
+        and `//` everywhere), if any."""
+        if type(op) in BINOPS:
+            return None
+        entry = SPELLINGS.get(("operator", operator_text(op)))
+        if entry is not None and (self.mod.arrays or entry.per_library):
+            return entry
+        return None
+
+    def operator_call(self, entry: Primitive, a: Form, b: Form, node: ast.AST) -> Form:
+        """`a op b` for an operator of the table, folded when both are constants."""
+        if not entry.per_library:
+            return self.call_primitive(entry, [a, b], [], node, "operator")
+        if a.is_const() and b.is_const():
+            if b.const == 0:
+                fold_binary("/", a.const, b.const, self.src, node)  # reports the division
+            value = a.const % b.const if entry.name == "mod" else a.const // b.const
+            return Form(tame(value, self.src, node))
+        return self.call_primitive(entry, [a, b], [], node, "operator")
+
+    def array_operand(self, node: ast.expr | Form, at: ast.AST | None = None) -> int:
+        """The variable holding an array expression (constants are not arrays here); a form
+        already lowered is reported at `at`."""
+        form = node if isinstance(node, Form) else self.expr(node)
         if form.is_const():
             raise self.src.error(
-                node, "this operand must be an array, not a constant", "pass it as a parameter"
+                at if isinstance(node, Form) else node,
+                "this operand must be an array, not a constant",
+                "pass it as a parameter",
             )
         return self.b.variable(form)
 
-    def operand(self, node: ast.expr) -> tuple[int | None, Number | None]:
+    def operand(self, node: ast.expr | Form) -> tuple[int | None, Number | None]:
         """(variable, None) for an expression, or (None, constant) for a constant."""
-        form = self.expr(node)
+        form = node if isinstance(node, Form) else self.expr(node)
         if form.is_const():
             return None, form.const
         return self.b.variable(form), None
 
-    def static(self, node: ast.expr | None, what: str) -> object:
-        """A compile-time constant argument: None, an int, or a tuple of ints."""
+    def static(self, node: ast.expr | None, what: str, text: bool = False) -> object:
+        """A compile-time constant argument: None, an int, a tuple of ints, or (with `text`)
+        a string."""
         if node is None or (isinstance(node, ast.Constant) and node.value is None):
             return None
         if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+            return node.value
+        if text and isinstance(node, ast.Constant) and isinstance(node.value, str):
             return node.value
         if isinstance(node, (ast.Tuple, ast.List)):
             return tuple(self.static(e, what) for e in node.elts)
@@ -439,17 +547,28 @@ class Lowering:
         return ("i", value)
 
     def call_primitive(
-        self, entry: Primitive, args: list[ast.expr], keywords: list[ast.keyword], node: ast.AST
+        self,
+        entry: Primitive,
+        args: list[ast.expr | Form],
+        keywords: list[ast.keyword],
+        node: ast.AST,
+        lib: str = "",
+        part: int | None = None,
     ) -> Form:
-        """A call of a primitive that takes a signature, `fn(*args, **keywords)`, as one step."""
+        """A call of a primitive that takes a signature, `fn(*args, **keywords)`, as one step;
+        `lib` is the library the source spelled it in, `part` the constant index of an item
+        of a primitive that gives a tuple. Arguments already lowered (forms) are reported at
+        `node`."""
         fn, signature = entry.name, entry.signature
         names = [p.name for p in signature]
         kw = {k.arg: k.value for k in keywords}
-        varargs = any(p.varargs or p.kind == "operands" for p in signature)
+        varargs = any(p.varargs or p.kind in ("operands", "arrays") for p in signature)
         if (len(args) > len(signature) and not varargs) or any(k not in names for k in kw):
-            shown = ", ".join(f"*{p.name}" if p.kind == "operands" else p.name for p in signature)
+            shown = ", ".join(
+                f"*{p.name}" if p.kind in ("operands", "arrays") else p.name for p in signature
+            )
             raise self.src.error(node, f"bad arguments for `{fn}`", f"{fn} takes ({shown})")
-        bound: dict[str, ast.expr | None] = dict.fromkeys(names)
+        bound: dict[str, ast.expr | Form | None] = dict.fromkeys(names)
         for name, value in zip(names, args):
             bound[name] = value
         for name, value in kw.items():
@@ -457,41 +576,93 @@ class Lowering:
         variables: list[int] = []
         numbers: list[Number | None] = []
         statics: list[object] = []
+
+        def add(value: ast.expr | Form) -> None:
+            var, number = self.operand(value)
+            variables.extend([var] if var is not None else [])
+            numbers.append(number)
+
         for i, p in enumerate(signature):
-            if p.kind == "operands":
-                if len(args) - i < p.least:
+            if p.kind in ("operands", "arrays"):
+                rest = args[i:]
+                if len(rest) < p.least or (p.most is not None and len(rest) > p.most):
                     shown = ", ".join(f"{p.name}{k}" for k in range(1, p.least + 1))
                     raise self.src.error(
                         node, f"bad arguments for `{fn}`", f"{fn} takes ({shown}, ...)"
                     )
-                for value in args[i:]:
-                    var, number = self.operand(value)
-                    variables += [var] if var is not None else []
-                    numbers.append(number)
+                for value in rest:
+                    if p.kind == "arrays":
+                        variables.append(self.array_operand(value, node))
+                    else:
+                        add(value)
                 continue
             if p.kind == "static":
-                value = bound[p.name] if p.optional else _required(self.src, bound, p, fn, node)
-                static = self.static(value, p.what)
-                extra = tuple(self.static(a, p.what) for a in args[i + 1 :]) if p.varargs else ()
-                if extra:
-                    static = (static, *extra)
-                statics.append(p.convert(static) if p.convert else static)
+                statics.append(self.bound_static(entry, p, bound, args[i + 1 :], node))
                 continue
             value = _required(self.src, bound, p, fn, node)
             if p.kind == "array":
-                variables.append(self.array_operand(value))
-                continue
-            var, number = (
-                (self.condition(value), None) if p.kind == "condition" else (self.operand(value))
-            )
-            variables += [var] if var is not None else []
-            numbers.append(number)
+                variables.append(self.array_operand(value, node))
+            elif p.kind == "sequence":
+                if not isinstance(value, (ast.List, ast.Tuple)):
+                    raise self.src.error(
+                        value if isinstance(value, ast.AST) else node,
+                        f"`{fn}` needs a list or tuple of values as `{p.name}`",
+                        f"write the values out: np.{fn}([a, b])",
+                    )
+                for item in value.elts:
+                    if isinstance(item, (ast.List, ast.Tuple)):  # a list inside is an array
+                        item = self.call_primitive(
+                            SPELLINGS[("numpy", "array")], [item], [], item, "numpy"
+                        )
+                    add(item)
+            elif p.kind == "condition":
+                assert isinstance(value, ast.expr)
+                variables.append(self.condition(value))
+                numbers.append(None)
+            else:
+                add(value)
         params = tuple(statics)
+        if entry.per_library:
+            numpy = lib == "numpy" or (lib in ("operator", "builtins") and self.mod.arrays)
+            params = (lib, "numpy" if numpy else "math", *params)
+        if part is not None:
+            params = (part, *params)
         if entry.takes_numbers():
-            if not variables:
+            if not variables and not entry.constants_ok:
                 raise self.src.error(node, f"`{fn}` of constants", "compute the constant yourself")
             params += (tuple(numbers),)
         return Form.atom(self.b.add(fn, tuple(variables), params))
+
+    def bound_static(
+        self,
+        entry: Primitive,
+        p: Param,
+        bound: dict[str, ast.expr | Form | None],
+        after: list[ast.expr | Form],
+        node: ast.AST,
+    ) -> object:
+        """The value of static parameter `p` of a call of `entry` (`after`: the positional
+        arguments after it, which a `varargs` parameter collects)."""
+        fn = entry.name
+        value = bound[p.name] if p.optional else _required(self.src, bound, p, fn, node)
+        if isinstance(value, Form):
+            raise self.src.error(
+                node, f"{p.what} must be a constant", f"write the {p.what} literally"
+            )
+        if p.optional and value is None:
+            static = p.default
+        else:
+            static = self.static(value, p.what, p.text)
+        if p.varargs:
+            extra = tuple(self.static(a, p.what) for a in after if isinstance(a, ast.expr))
+            static = (static, *extra) if extra else static
+        if p.convert is None:
+            return static
+        try:
+            return p.convert(static)
+        except ValueError as exc:
+            reason, hint = exc.args[0]
+            raise self.src.error(value or node, f"`{fn}`: {reason}", hint) from None
 
     def condition(self, node: ast.expr) -> int:
         """The variable holding a comparison (np.where's condition; never differentiated)."""
@@ -508,8 +679,8 @@ class Lowering:
             raise self.src.error(node, "a comparison of constants", "compare an array")
         return self.b.add("compare", variables, (op, (left[1], right[1])))
 
-    def callee(self, func: ast.expr) -> tuple[str, Primitive]:
-        """(library, primitive) of a called function of the table, or an error."""
+    def callee(self, func: ast.expr) -> tuple[str, str, Primitive]:
+        """(library, name, primitive) of a called function of the table, or an error."""
         if isinstance(func, ast.Name):
             ident = func.id
             if ident in FORBIDDEN_CALLS or (ident.startswith("__") and ident.endswith("__")):
@@ -523,19 +694,21 @@ class Lowering:
                     f"write `{ident} * (...)` to multiply",
                 )
             if ident in BUILTINS:
-                return "builtins", BUILTINS[ident]
+                return "builtins", ident, BUILTINS[ident]
             if ident in self.mod.imported:
                 lib, attr = self.mod.imported[ident]
-                if attr in SOURCE_NAMES[lib]:
-                    return lib, PRIMITIVES[SOURCE_NAMES[lib][attr]]
+                entry = SPELLINGS.get((lib, attr))
+                if entry is not None:
+                    return lib, attr, entry
             hint = supported_functions()
-            if ident in SOURCE_NAMES["math"]:
+            if ("math", ident) in SPELLINGS:
                 hint = f"import it: `from math import {ident}`, or call `math.{ident}(x)`"
             raise self.src.error(func, f"unknown function `{ident}`", hint)
         if isinstance(func, ast.Attribute):
             lib, attr = self.attribute(func)
-            if attr in SOURCE_NAMES[lib]:
-                return lib, PRIMITIVES[SOURCE_NAMES[lib][attr]]
+            entry = SPELLINGS.get((lib, attr))
+            if entry is not None:
+                return lib, attr, entry
             raise self.src.error(func, f"`{lib}.{attr}` is not supported", supported_functions())
         raise self.src.error(func, "only named functions can be called", supported_functions())
 
@@ -632,6 +805,12 @@ def _required(
     if value is None:
         raise src.error(node, f"`{fn}` needs its `{param.name}` argument", f"pass {param.name}")
     return value
+
+
+def _linalg() -> str:
+    """The hint for an unknown function of numpy.linalg."""
+    names = sorted(n for (lib, n) in SPELLINGS if lib == "numpy" and n.startswith("linalg."))
+    return "supported: " + ", ".join(f"np.{n}" for n in names)
 
 
 def _methods() -> str:

@@ -8,7 +8,7 @@ import ast
 
 from ..core.errors import Source
 from ..core.ir import Trace
-from ..core.primitives import SOURCE_NAMES, SPELLINGS, rule
+from ..core.primitives import SPELLINGS, rule
 from .fence import (
     CONSTANTS,
     MODULES,
@@ -16,6 +16,7 @@ from .fence import (
     Module,
     check_function,
     check_name,
+    importable,
     is_docstring,
     is_main_guard,
 )
@@ -91,7 +92,7 @@ def _module_statement(mod: Module, stmt: ast.stmt) -> None:
                 raise src.error(
                     stmt,
                     f"`{stmt.module}.{alias.name}` is not supported",
-                    "import one of: " + ", ".join(sorted(SOURCE_NAMES[stmt.module])) + ", pi, e",
+                    "import one of: " + ", ".join(importable(stmt.module)) + ", pi, e",
                 )
             mod.imported[alias.asname or alias.name] = (stmt.module, alias.name)
     elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):

@@ -92,16 +92,6 @@ def _unmean(g, like, axis, keepdims):
     return np.broadcast_to(g, shape) / count
 
 
-def _unsum(g, like, axis, keepdims):
-    """The adjoint of np.sum(like, axis): g spread back over the summed axes."""
-    if isinstance(like, (int, float)):
-        return float(g)
-    g = np.asarray(g, np.result_type(g, like))  # a number takes like's float dtype
-    if axis is not None and not keepdims:
-        g = np.expand_dims(g, axis)
-    return np.broadcast_to(g, np.shape(like))
-
-
 def loss(w, b, X, y, lam=0.01):
     """The primal loss, as a trace of 10 steps."""
     z1 = X @ w
@@ -133,6 +123,7 @@ def grad_loss(w, b, X, y, lam=0.01):
     del z3
     z7 = np.abs(w)
     z8 = np.sum(z7)
+    del z7
     # reverse sweep
     z10bar = _seed(lam)                   # seed: dz10/dz10 = 1
     z6bar = _unbroadcast(z10bar, 0.0)     # z10 = z6 + z9
@@ -141,10 +132,7 @@ def grad_loss(w, b, X, y, lam=0.01):
     lambar = _unbroadcast(z9bar * z8, lam)  # z9 = lam * z8
     z8bar = _unbroadcast(z9bar * lam, z8)  # z9 = lam * z8
     del z9bar
-    z7bar = _unsum(z8bar, z7, None, False)  # z8 = sum(z7)
-    del z7
-    wbar = z7bar * np.sign(w)             # z7 = abs(w)
-    del z7bar
+    wbar = z8bar * np.sign(w)             # z7 = abs(w)
     z5bar = _unmean(z6bar, z4, None, False)  # z6 = mean(z5)
     z4bar = 0.5 * z5bar * (np.sign(z4 - 0) + 1)  # z5 = maximum(0, z4)
     del z4, z5bar
@@ -174,6 +162,7 @@ def value_and_grad_loss(w, b, X, y, lam=0.01):
     z6 = np.mean(z5)
     z7 = np.abs(w)
     z8 = np.sum(z7)
+    del z7
     z9 = lam * z8
     z10 = z6 + z9
     # reverse sweep
@@ -184,10 +173,7 @@ def value_and_grad_loss(w, b, X, y, lam=0.01):
     lambar = _unbroadcast(z9bar * z8, lam)  # z9 = lam * z8
     z8bar = _unbroadcast(z9bar * lam, z8)  # z9 = lam * z8
     del z9bar
-    z7bar = _unsum(z8bar, z7, None, False)  # z8 = sum(z7)
-    del z7
-    wbar = z7bar * np.sign(w)             # z7 = abs(w)
-    del z7bar
+    wbar = z8bar * np.sign(w)             # z7 = abs(w)
     z5bar = _unmean(z6bar, z5, None, False)  # z6 = mean(z5)
     del z5
     z4bar = 0.5 * z5bar * (np.sign(z4 - 0) + 1)  # z5 = maximum(0, z4)
