@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from .backend import emit, load, reverse
+from .backend import emit, load, loops, reverse
 from .backend.passes import chosen_passes, optimize_programs
 from .core.errors import CompileError, Source, run_deep
 from .core.ir import Program, Trace
@@ -112,7 +112,10 @@ def build(
                             f"`{name}` has no parameter `{w}` to differentiate by",
                             "parameters: " + ", ".join(trace.params),
                         )
-            programs += optimize_programs(reverse.programs(trace, selected), passes)
+            if trace.body is not None:
+                programs += loops.programs(trace, selected)
+            else:
+                programs += optimize_programs(reverse.programs(trace, selected), passes)
         source = emit.module_source(programs, Path(filename).name, identifiers(mod), backend)
         return Build(filename, traces, programs, source)
 

@@ -243,14 +243,31 @@ CATALOGUE: list[Entry] = [
     ),
     # -- statements ---------------------------------------------------------------------------
     Entry(
-        "loops are not supported", "compile",
-        "def f(x):\n    for i in range(3):\n        x = x * 2\n    return x\n", 2, 5,
-        "loops are not supported",
+        "`return` inside a loop is not supported", "compile",
+        "def f(x):\n    for i in range(3):\n        return x\n    return x\n", 3, 9,
+        "`return` inside a loop is not supported",
     ),
     Entry(
-        "`if` is not supported: the trace is straight-line", "compile",
-        "def f(x):\n    if x > 0:\n        x = -x\n    return x\n", 2, 5,
-        "`if` is not supported: the trace is straight-line",
+        "`for ... else` is not supported", "compile",
+        "def f(x):\n    for i in range(3):\n        x = x * 2\n    else:\n        x = -x\n"
+        "    return x\n", 5, 9,
+        "`for ... else` is not supported",
+    ),
+    Entry(
+        "`while ... else` is not supported", "compile",
+        "def f(x):\n    while x < 3:\n        x = x * 2\n    else:\n        x = -x\n"
+        "    return x\n", 5, 9,
+        "`while ... else` is not supported",
+    ),
+    Entry(
+        "a `for` loop's target must be one name", "compile",
+        "def f(x):\n    for i, j in range(3):\n        x = x * 2\n    return x\n", 2, 9,
+        "a `for` loop's target must be one name",
+    ),
+    Entry(
+        "`range` takes one to three arguments", "compile",
+        "def f(x):\n    for i in range():\n        x = x * 2\n    return x\n", 2, 14,
+        "`range` takes one to three arguments",
     ),
     Entry(
         "`try` is not supported", "compile",
@@ -348,18 +365,8 @@ CATALOGUE: list[Entry] = [
         2, 12, "subscripts are not supported on scalars",
     ),
     Entry(
-        "comparisons are not supported: the trace is straight-line", "compile",
-        "def f(x, y):\n    return x < y\n", 2, 12,
-        "comparisons are not supported: the trace is straight-line",
-    ),
-    Entry(
-        "`and`/`or` are not supported", "compile", "def f(x, y):\n    return x and y\n", 2, 12,
-        "`and`/`or` are not supported",
-    ),
-    Entry(
-        "conditional expressions are not supported", "compile",
-        "def f(x, y):\n    return x if y else -x\n", 2, 12,
-        "conditional expressions are not supported",
+        "this comparison is not supported", "compile", "def f(x, y):\n    return x is y\n", 2, 12,
+        "this comparison is not supported",
     ),
     Entry(
         "lists are not supported", "compile", "def f(x):\n    return [x]\n", 2, 12,
@@ -1355,7 +1362,7 @@ def test_code_templates_are_found() -> None:
     """The extraction itself works: it finds messages of every kind of call and table."""
     found = code_templates()
     for message in (
-        "loops are not supported",  # _STATEMENT_HINTS
+        "`try` is not supported",  # _STATEMENT_HINTS
         "lambdas are not supported",  # _EXPRESSION_HINTS
         "only imports, numeric constants and functions are allowed at module level",  # default
         "`Match` statements are not supported",  # an f-string default

@@ -25,13 +25,13 @@ from .conftest import ROOT, run_adc
 
 SCRIPT = Path(sysconfig.get_path("scripts")) / "adc"
 
-LOOP = "def f(x):\n    y = x\n    for i in range(3):\n        y = y * x\n    return y\n"
+LISTCOMP = "def f(x):\n    ys = [x * k for k in range(3)]\n    return ys[0]\n"
 
 # (arguments, exit status): one of each kind of ending
 CASES = {
     "a table": (("run", "samples/baydin.py", "x1=2", "x2=5"), 0),
     "--version": (("--version",), 0),
-    "a compile error": (("compile", "loop.py", "-o", "-"), 1),
+    "a compile error": (("compile", "listcomp.py", "-o", "-"), 1),
     "a check that fails": (("check", "samples/slide.py", "--tol", "1e-30"), 1),
     "a usage error": (("run",), 2),
 }
@@ -51,7 +51,7 @@ def test_the_console_script_prints_what_the_in_process_runs_print(
     tmp_path: Path, args: tuple[str, ...], status: int
 ) -> None:
     (tmp_path / "samples").symlink_to(ROOT / "samples", target_is_directory=True)
-    (tmp_path / "loop.py").write_text(LOOP, encoding="utf-8")
+    (tmp_path / "listcomp.py").write_text(LISTCOMP, encoding="utf-8")
     real = _console(*args, cwd=tmp_path)
     assert real.returncode == status, real.stderr
     assert "Traceback" not in real.stdout + real.stderr, real.stderr
@@ -60,7 +60,7 @@ def test_the_console_script_prints_what_the_in_process_runs_print(
     if args == ("--version",):
         assert real.stdout == f"adc, version {__version__}\n"
     elif args[0] == "compile":
-        assert real.stderr.startswith("loop.py:3:5: error: ") and "\nhint: " in real.stderr
+        assert real.stderr.startswith("listcomp.py:2:10: error: ") and "\nhint: " in real.stderr
     elif args[0] == "check":
         assert "FAILED: largest error" in real.stdout
 

@@ -36,13 +36,11 @@ def test_readme_trace_is_what_adc_prints() -> None:
 
 
 def test_readme_error_example_is_what_adc_prints(tmp_path) -> None:
-    path = tmp_path / "loop.py"
-    path.write_text(
-        "def f(x):\n    y = x\n    for i in range(3):\n        y = y * x\n    return y\n"
-    )
-    proc = run_adc("compile", "loop.py", cwd=tmp_path)
+    path = tmp_path / "listcomp.py"
+    path.write_text("def f(x):\n    ys = [x * k for k in range(3)]\n    return ys[0]\n")
+    proc = run_adc("compile", "listcomp.py", cwd=tmp_path)
     assert proc.returncode == 1
-    assert block("docs/language.md", "loop-error") == proc.stderr
+    assert block("docs/language.md", "listcomp-error") == proc.stderr
 
 
 def test_readme_generated_code_is_what_adc_writes() -> None:

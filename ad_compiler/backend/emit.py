@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import keyword
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import astor
 
@@ -23,7 +23,19 @@ from ..core.expr import (
     Var,
     accumulated,
 )
-from ..core.ir import Assign, Program, Trace
+from ..core.ir import (
+    Assign,
+    ForCode,
+    IfCode,
+    JumpCode,
+    Pop,
+    Program,
+    Push,
+    RaiseCode,
+    Statement,
+    Trace,
+    WhileCode,
+)
 from ..core.primitives import lib_of, rule
 from ..core.printer import PythonPrinter
 from ..core.runtime import HELPERS, helper_source
@@ -49,6 +61,7 @@ class Names:
         taken: Iterable[str],
         modules: dict[str, str],
         bare: Iterable[str] = (),
+        elsewhere: Iterable[str] = (),
     ) -> None:
         self.trace = trace
         self.modules = modules
@@ -57,10 +70,18 @@ class Names:
         self.shadowed = set(taken) | set(trace.params)  # names that hide builtins like abs
         used = set(taken) | set(trace.params) | set(modules.values())
         self.primal: dict[int, str] = {v: p for v, p in zip(trace.inputs, trace.params)}
+        # A slot (a variable of the source) keeps its name unless this function's parameters,
+        # the module's functions and imports have it; other functions' parameters may.
+        mine = (set(taken) - set(elsewhere)) | set(trace.params) | set(modules.values())
+        mine |= set(HELPERS)
+        for slot, name in sorted(trace.slots.items(), reverse=True):
+            self.primal[slot] = _fresh(name, mine)
+            used.add(self.primal[slot])
         for s in trace.steps:
             self.primal[s.index] = _fresh(f"z{s.index}", used)
         self.adjoint: dict[int, str] = {}
-        for v in [*trace.inputs, *(s.index for s in trace.steps)]:
+        slots = sorted(trace.slots, reverse=True)
+        for v in [*trace.inputs, *slots, *(s.index for s in trace.steps)]:
             self.adjoint[v] = _fresh(self.primal[v] + "bar", used)
         self._used = used
         self._temps: dict[int, str] = {}
@@ -70,7 +91,7 @@ class Names:
         """The name of a variable, adjoint or temporary."""
         if isinstance(node, Temp):
             if node.id not in self._temps:
-                self._temps[node.id] = _fresh(f"_t{node.id}", self._used)
+                self._temps[node.id] = _fresh(node.hint or f"_t{node.id}", self._used)
             return self._temps[node.id]
         return (self.adjoint if node.bar else self.primal)[node.id]
 
@@ -164,19 +185,19 @@ def _docstring(program: Program) -> str:
     return f"Value and gradient of {fname}: ({fname}, ({grads}))."
 
 
-def function_source(program: Program, names: Names, lines: dict[int, str]) -> str:
-    """The `def` of one program; `lines` holds each statement's rendered line by id."""
+_FORWARD_KINDS = ("primal", "check", "store", "count")
+
+
+def function_source(program: Program, names: Names, lines: dict[int, tuple[str, str]]) -> str:
+    """The `def` of one program; `lines` holds each assignment's code and comment by id."""
     out = [_signature(program, names), f'    """{_docstring(program)}"""']
     reverse_started = False
     for i, line in enumerate(program.body):
-        if line.kind not in ("primal", "check") and not reverse_started:
+        forward = not isinstance(line, Assign) or line.kind in _FORWARD_KINDS
+        if not forward and not reverse_started:
             out.append("    # reverse sweep")
             reverse_started = True
-        if line.guard is not None:
-            out.append(f"    if {names.text(line.guard)}:")
-            out.append("        " + lines[id(line)])
-        else:
-            out.append("    " + lines[id(line)])
+        out += _statement_lines(line, names, lines, 1)
         if i in program.releases:
             out.append("    del " + ", ".join(names.of(n) for n in program.releases[i]))
     results: list[ast.expr] = []
@@ -190,12 +211,76 @@ def function_source(program: Program, names: Names, lines: dict[int, str]) -> st
     return "\n".join(out)
 
 
-def _render_lines(programs: Sequence[Program], names: Names) -> dict[int, str]:
-    """Each statement of `programs` rendered, with its comment, by id."""
+def _statement_lines(
+    line: Statement, names: Names, lines: dict[int, tuple[str, str]], depth: int
+) -> list[str]:
+    """The lines of one statement (a loop or branch with its body) at indentation `depth`."""
+    pad = "    " * depth
+    if isinstance(line, Assign):
+        if line.guard is not None:
+            return [f"{pad}if {names.text(line.guard)}:", _with_comment(lines[id(line)], depth + 1)]
+        return [_with_comment(lines[id(line)], depth)]
+    if isinstance(line, ForCode):
+        target = "_" if line.target is None else names.of(line.target)
+        head = f"{pad}for {target} in {names.text(line.iterable)}:"
+        return [head, *_block(line.body, names, lines, depth + 1)]
+    if isinstance(line, WhileCode):
+        return [f"{pad}while True:", *_block(line.body, names, lines, depth + 1)]
+    if isinstance(line, IfCode):
+        test = names.text(line.test)
+        if not line.body and not line.orelse:
+            return []
+        if not line.body:
+            test = f"not {test}" if isinstance(line.test, (Var, Temp)) else f"not ({test})"
+            return [f"{pad}if {test}:", *_block(line.orelse, names, lines, depth + 1)]
+        out = [f"{pad}if {test}:", *_block(line.body, names, lines, depth + 1)]
+        if line.orelse:
+            out += [f"{pad}else:", *_block(line.orelse, names, lines, depth + 1)]
+        return out
+    if isinstance(line, JumpCode):
+        return [pad + line.kind]
+    if isinstance(line, Push):
+        values = [names.text(v) for v in line.values]
+        value = values[0] if len(values) == 1 else "(" + ", ".join(values) + ")"
+        return [f"{pad}{names.of(line.tape)}.append({value})"]
+    if isinstance(line, Pop):
+        targets = ", ".join(names.of(t) for t in line.targets)
+        return [f"{pad}{targets} = {names.of(line.tape)}.pop()"]
+    assert isinstance(line, RaiseCode)
+    return [f"{pad}raise RuntimeError({line.message!r})"]
+
+
+def _block(
+    body: Sequence[Statement], names: Names, lines: dict[int, tuple[str, str]], depth: int
+) -> list[str]:
+    out = [text for line in body for text in _statement_lines(line, names, lines, depth)]
+    return out or ["    " * depth + "pass"]
+
+
+def _with_comment(rendered: tuple[str, str], depth: int) -> str:
+    code, comment = rendered
+    width = _COMMENT_COLUMN - 4 * depth
+    return "    " * depth + (f"{code:<{width}}  # {comment}" if comment else code)
+
+
+def assignments(body: Sequence[Statement]) -> Iterator[Assign]:
+    """Every assignment of a body, those inside loops and branches included, in order."""
+    for line in body:
+        if isinstance(line, Assign):
+            yield line
+        elif isinstance(line, (ForCode, WhileCode)):
+            yield from assignments(line.body)
+        elif isinstance(line, IfCode):
+            yield from assignments(line.body)
+            yield from assignments(line.orelse)
+
+
+def _render_lines(programs: Sequence[Program], names: Names) -> dict[int, tuple[str, str]]:
+    """Each assignment of `programs` as code and comment, by id."""
     comments: dict[tuple, str] = {}
-    rendered: dict[int, str] = {}
+    rendered: dict[int, tuple[str, str]] = {}
     for program in programs:
-        for line in program.body:
+        for line in assignments(program.body):
             if id(line) in rendered:
                 continue
             ckey = (line.kind, line.step, line.note, line.note_vars,
@@ -203,9 +288,7 @@ def _render_lines(programs: Sequence[Program], names: Names) -> dict[int, str]:
             comment = comments.get(ckey)
             if comment is None:
                 comment = comments[ckey] = _comment(line, program.trace, names)
-            code = _statement_text(line, names)
-            width = _COMMENT_COLUMN - (8 if line.guard is not None else 4)  # its indentation
-            rendered[id(line)] = f"{code:<{width}}  # {comment}" if comment else code
+            rendered[id(line)] = (_statement_text(line, names), comment)
     return rendered
 
 
@@ -256,6 +339,7 @@ def module_source(
     # `sin(x)` rather than `math.sin(x)`: one lookup instead of two. Only a parameter or a
     # generated function could hide such a name.
     hidden = {q for p in programs for q in p.trace.params} | {p.name for p in programs}
+    hidden |= {q for p in programs for q in p.trace.slots.values()}
     hidden |= set(modules.values()) | set(HELPERS)
     functions: list[str] = []
     calls: set[tuple[str, str]] = set()
@@ -263,7 +347,10 @@ def module_source(
     for program in programs:
         by_trace.setdefault(id(program.trace), []).append(program)
     for group in by_trace.values():
-        names = Names(group[0].trace, taken, modules, _MATH_FUNCTIONS - hidden)
+        trace = group[0].trace
+        elsewhere = {q for p in programs if p.trace is not trace for q in p.trace.params}
+        elsewhere -= {p.name for p in programs}
+        names = Names(trace, taken, modules, _MATH_FUNCTIONS - hidden, elsewhere)
         lines = _render_lines(group, names)
         functions += [decorator + function_source(program, names, lines) for program in group]
         calls |= names.calls

@@ -54,11 +54,11 @@ def adjoint_body(trace: Trace, wrt: Sequence[str]) -> tuple[list[Assign], tuple[
         edges = [e for e in edges if s.args[e[0]] in needs]
         if trace.arrays:
             defs = [(t, without_selects(e)) for t, e in defs]
-            edges = [_for_arrays(s, r.broadcasting, e) for e in edges]
+            edges = [for_arrays(s, r.broadcasting, e) for e in edges]
         if not edges:
             continue
         body.extend(Assign(t, e, "temp", step=s.index) for t, e in defs)
-        for i, contribution, partial in _per_parent(s.args, edges):
+        for i, contribution, partial in per_parent(s.args, edges):
             parent = s.args[i]
             body.append(
                 Assign(
@@ -91,7 +91,7 @@ def _zero(trace: Trace, name: str) -> Expr:
     return Const(0.0)
 
 
-def _for_arrays(step: Step, broadcasting: bool, edge: Edge) -> Edge:
+def for_arrays(step: Step, broadcasting: bool, edge: Edge) -> Edge:
     """An edge for array values: numpy's IEEE semantics, and summed back where it broadcast."""
     i, contribution, partial = edge
     contribution = without_selects(contribution)
@@ -101,7 +101,7 @@ def _for_arrays(step: Step, broadcasting: bool, edge: Edge) -> Edge:
     return i, contribution, partial
 
 
-def _per_parent(args: tuple[int, ...], edges: list[Edge]) -> list[Edge]:
+def per_parent(args: tuple[int, ...], edges: list[Edge]) -> list[Edge]:
     """One contribution per parent: edges of one step into the same variable (x * x, x / x)
     are summed before they meet the running adjoint, so they cancel exactly when they should."""
     grouped: dict[int, Edge] = {}

@@ -55,7 +55,8 @@ def evaluate(expr: Expr, env: Mapping[Var | Temp, Any]) -> Any:
     if isinstance(expr, Lit):
         return literal_value(expr.value)
     if isinstance(expr, Index):
-        return evaluate(expr.value, env)[index_value(expr.index)]
+        keys = [evaluate(k, env) for k in expr.keys]
+        return evaluate(expr.value, env)[index_value(expr.index, keys)]
     if isinstance(expr, Seq):
         return [evaluate(e, env) for e in expr.items]
     if isinstance(expr, Call):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,9 +77,11 @@ class Var:
 
 @dataclass(frozen=True)
 class Temp:
-    """A temporary of the adjoint code (partial products and the like)."""
+    """A temporary of the adjoint code (partial products and the like); `hint` names it in the
+    generated code (the tape, a loop's range, a trip count), else `_t<id>`."""
 
     id: int
+    hint: str = ""
 
 
 @_hash_once
@@ -123,10 +125,12 @@ class Lit:
 @_hash_once
 @dataclass(frozen=True)
 class Index:
-    """`value[index]` with a constant index (canonical form, see `index_value`)."""
+    """`value[index]`, the index in canonical form (see `index_value`); a component ("k", n)
+    is the value of `keys[n]`, computed when the code runs (a loop's `i` in `x[i]`)."""
 
     value: Expr
     index: Any
+    keys: tuple[Expr, ...] = ()
 
 
 @_hash_once
@@ -150,35 +154,43 @@ class Select:
 Expr = Const | Var | Temp | BinOp | Neg | Call | Select | Lit | Index | Seq
 
 
-def index_value(canonical: Any) -> Any:
+def index_value(canonical: Any, keys: Sequence[Any] = ()) -> Any:
     """The Python index object for a canonical index: ("i", 3), ("s", start, stop, step),
-    ("e",) for ..., ("n",) for None (a new axis), ("t", items) for a tuple of them."""
+    ("e",) for ..., ("n",) for None (a new axis), ("t", items) for a tuple of them, ("k", n)
+    for keys[n] (also as a slice's bound)."""
     kind = canonical[0]
     if kind == "i":
         return canonical[1]
+    if kind == "k":
+        return keys[canonical[1]]
     if kind == "s":
-        return slice(*canonical[1:])
+        return slice(*(keys[v[1]] if isinstance(v, tuple) else v for v in canonical[1:]))
     if kind == "e":
         return Ellipsis
     if kind == "n":
         return None
-    return tuple(index_value(c) for c in canonical[1])
+    return tuple(index_value(c, keys) for c in canonical[1])
 
 
-def index_text(canonical: Any, python: bool = False) -> str:
-    """A canonical index as it stands inside brackets: `:, 1:`. In Python, a tuple of one
-    keeps its comma and the empty tuple is `()`."""
+def index_text(canonical: Any, python: bool = False, keys: Sequence[str] = ()) -> str:
+    """A canonical index as it stands inside brackets: `:, 1:`, with keys[n] the text of
+    ("k", n). In Python, a tuple of one keeps its comma and the empty tuple is `()`."""
     kind = canonical[0]
     if kind == "i":
         return str(canonical[1])
+    if kind == "k":
+        return keys[canonical[1]]
     if kind == "s":
-        start, stop, step = ("" if v is None else str(v) for v in canonical[1:])
+        start, stop, step = (
+            "" if v is None else keys[v[1]] if isinstance(v, tuple) else str(v)
+            for v in canonical[1:]
+        )
         return f"{start}:{stop}:{step}" if step else f"{start}:{stop}"
     if kind == "e":
         return "..."
     if kind == "n":
         return "None"
-    parts = [index_text(c, python) for c in canonical[1]]
+    parts = [index_text(c, python, keys) for c in canonical[1]]
     if python and not parts:
         return "()"
     return ", ".join(parts) + ("," if python and len(parts) == 1 else "")
@@ -271,7 +283,7 @@ def children(node: Expr) -> tuple[Expr, ...]:
     if kind is Select:
         return (node.test, node.normal, node.singular)  # type: ignore[union-attr]
     if kind is Index:
-        return (node.value,)  # type: ignore[union-attr]
+        return (node.value, *node.keys)  # type: ignore[union-attr]
     if kind is Seq:
         return node.items  # type: ignore[union-attr]
     return ()
@@ -318,7 +330,7 @@ def rebuild(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
     if isinstance(expr, Neg):
         return Neg(fn(expr.operand))
     if isinstance(expr, Index):
-        return Index(fn(expr.value), expr.index)
+        return Index(fn(expr.value), expr.index, tuple(fn(k) for k in expr.keys))
     if isinstance(expr, Select):
         return Select(fn(expr.test), fn(expr.normal), fn(expr.singular))
     if isinstance(expr, Seq):

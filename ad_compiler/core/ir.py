@@ -87,7 +87,7 @@ class Loop:
 
     kind: str
     target: int | None
-    args: tuple[int, ...]
+    args: tuple[Expr, ...]
     body: list[Node]
     head: list[Node] = field(default_factory=list)
     test: int | None = None
@@ -142,8 +142,10 @@ class Assign:
     kind is 'primal' (computes step `step`), 'check' (computes step `step` only where `guard`
     holds, for it to fail there as the function does, its value being needed nowhere), 'seed'
     (dz_T/dz_T = 1), 'edge' (the contribution of edge `arg` of step `step` to its parent's
-    adjoint) or 'temp' (a partial product). An accumulation marked `inplace` adds into
-    target's own array (`target += expr`).
+    adjoint) or 'temp' (a partial product); in code with loops or branches also 'store' (a
+    source variable set to a step's value), 'zero' (an adjoint starting at 0) and 'count' (a
+    trip count, a tape, the value kept from the reverse sweep). An accumulation marked
+    `inplace` adds into target's own array (`target += expr`).
     """
 
     target: Var | Temp
@@ -163,8 +165,69 @@ class Assign:
 
 
 @dataclass
+class ForCode:
+    """`for target in iterable:` around `body` (target None: an unused loop variable)."""
+
+    target: Var | Temp | None
+    iterable: Expr
+    body: list[Statement]
+
+
+@dataclass
+class WhileCode:
+    """`while True:` around `body` (which ends the loop with a break)."""
+
+    body: list[Statement]
+
+
+@dataclass
+class IfCode:
+    """`if test:` `body` `else:` `orelse`."""
+
+    test: Expr
+    body: list[Statement]
+    orelse: list[Statement] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class JumpCode:
+    """`break` or `continue`."""
+
+    kind: str
+
+
+@dataclass(frozen=True)
+class Push:
+    """`tape.append(value)` for each value: what the reverse sweep reads, saved before the
+    forward sweep overwrites it."""
+
+    tape: Temp
+    values: tuple[Expr, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Pop:
+    """`target = tape.pop()` for each target, last first: the values a Push saved."""
+
+    tape: Temp
+    targets: tuple[Var | Temp, ...]
+
+
+@dataclass(frozen=True)
+class RaiseCode:
+    """`raise RuntimeError(message)`."""
+
+    message: str
+
+
+Statement = Assign | ForCode | WhileCode | IfCode | JumpCode | Push | Pop | RaiseCode
+
+
+@dataclass
 class Program:
-    """One generated function: its body and what it returns (value, gradient tuple, or both)."""
+    """One generated function: its body and what it returns (value, gradient tuple, or both).
+    The body of a function with loops or branches holds them (`ForCode`, `IfCode`, ...)."""
 
     name: str
     trace: Trace

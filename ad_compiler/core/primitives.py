@@ -839,7 +839,7 @@ class Compare(Primitive):
     differentiated = False
 
     def __init__(self) -> None:
-        super().__init__("compare", library="numpy")
+        super().__init__("compare")
 
     def primal(self, step: Step) -> Expr:
         a, b = _operands(step, step.params[1])

@@ -78,7 +78,8 @@ class Printer:
         if kind is Seq:
             return "[" + ", ".join(self.render(item, 0) for item in e.items) + "]"  # type: ignore[union-attr]
         assert kind is Index
-        return self.subscript(self.render(e.value, ATOM), e.index)  # type: ignore[union-attr]
+        keys = [self.render(k, 0) for k in e.keys]  # type: ignore[union-attr]
+        return self.subscript(self.render(e.value, ATOM), e.index, keys)  # type: ignore[union-attr]
 
     def wrap(self, text: str, own: int, outer: int) -> str:
         """text of precedence `own`, parenthesised where its context binds at `outer`."""
@@ -130,8 +131,8 @@ class Printer:
             return f"[{index_text(value[1])}]"
         return repr(value)
 
-    def subscript(self, value: str, canonical: Any) -> str:
-        return f"{value}[{index_text(canonical)}]"
+    def subscript(self, value: str, canonical: Any, keys: list[str]) -> str:
+        return f"{value}[{index_text(canonical, keys=keys)}]"
 
 
 class TextPrinter(Printer):
@@ -223,8 +224,8 @@ class PythonPrinter(Printer):
             return repr(value)
         return self.number(value)[0]
 
-    def subscript(self, value: str, canonical: Any) -> str:
-        return f"{value}[{index_text(canonical, True)}]"
+    def subscript(self, value: str, canonical: Any, keys: list[str]) -> str:
+        return f"{value}[{index_text(canonical, True, keys)}]"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,5 +362,5 @@ class TexPrinter(Printer):
     def literal(self, value: Any) -> str:
         return r"\mathtt{" + tex_text(Printer.literal(self, value)) + "}"
 
-    def subscript(self, value: str, canonical: Any) -> str:
-        return value + r"[\mathtt{" + tex_text(index_text(canonical)) + "}]"
+    def subscript(self, value: str, canonical: Any, keys: list[str]) -> str:
+        return value + r"[\mathtt{" + tex_text(index_text(canonical, keys=keys)) + "}]"

@@ -25,13 +25,6 @@ FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__", "open", "getattr", "
 MODULES = {"math", "numpy"}
 
 STATEMENT_HINTS: dict[type, tuple[str, str]] = {
-    ast.For: ("loops are not supported", "unroll the loop by hand, or use NumPy array operations"),
-    ast.While: ("loops are not supported", "unroll the loop by hand; the trace is straight-line"),
-    ast.AsyncFor: ("loops are not supported", "unroll the loop by hand"),
-    ast.If: (
-        "`if` is not supported: the trace is straight-line",
-        "write one branch-free expression (abs() is available)",
-    ),
     ast.Try: ("`try` is not supported", "remove it: the generated code raises where yours does"),
     ast.With: ("`with` is not supported", "remove it; only arithmetic belongs in the function"),
     ast.Global: ("`global` is not supported", "pass the value as a parameter or use a constant"),
@@ -51,17 +44,11 @@ STATEMENT_HINTS: dict[type, tuple[str, str]] = {
 
 EXPRESSION_HINTS: dict[type, tuple[str, str]] = {
     ast.Lambda: ("lambdas are not supported", "define a module-level function; it is inlined"),
-    ast.ListComp: ("comprehensions are not supported", "write the terms out, or use NumPy"),
+    ast.ListComp: ("comprehensions are not supported", "write a `for` loop, or use NumPy"),
     ast.SetComp: ("comprehensions are not supported", "write the terms out"),
     ast.DictComp: ("comprehensions are not supported", "write the terms out"),
-    ast.GeneratorExp: ("comprehensions are not supported", "write the terms out"),
+    ast.GeneratorExp: ("comprehensions are not supported", "write a `for` loop"),
     ast.Subscript: ("subscripts are not supported on scalars", "pass each value as a parameter"),
-    ast.Compare: (
-        "comparisons are not supported: the trace is straight-line",
-        "write a branch-free expression (abs() is available)",
-    ),
-    ast.BoolOp: ("`and`/`or` are not supported", "write a branch-free arithmetic expression"),
-    ast.IfExp: ("conditional expressions are not supported", "write a branch-free expression"),
     ast.List: ("lists are not supported", "pass each value as a parameter"),
     ast.Tuple: (
         "tuples are not supported",

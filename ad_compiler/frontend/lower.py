@@ -149,7 +149,8 @@ class Lowering:
             if found is not None:
                 return self.item(found, node)
             x = self.array_operand(node.value)
-            return Form.atom(self.b.add("index", (x,), (self.index(node.slice),)))
+            index = self.index(node.slice)
+            return Form.atom(self.b.add("index", (x,), (index,)))
         if isinstance(node, ast.BinOp):
             op = BINOPS.get(type(node.op))
             if op is None:
@@ -789,13 +790,16 @@ class Lowering:
         if key in self.b.calls:  # helpers are pure: the same call gives the same value
             return self.b.calls[key]
         line = self.b.line
-        inner = Lowering(self.mod, self.b, bound, (*self.stack, name))
-        result = inner.body(fdef)
+        result = self.inlined(name, fdef, bound)
         self.b.line = line
         # A call's value is a scaled variable, as a name's is: `h(x) * h(x)` through nested
         # helpers would otherwise double its factors at every level.
         self.b.calls[key] = self.settle(result)
         return self.b.calls[key]
+
+    def inlined(self, name: str, fdef: ast.FunctionDef, bound: dict[str, Form]) -> Form:
+        """The form the body of the file's function `name` returns, its parameters bound."""
+        return Lowering(self.mod, self.b, bound, (*self.stack, name)).body(fdef)
 
 
 def _required(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 
 from ..core.errors import Source
-from ..core.ir import Trace
+from ..core.ir import Step, Trace
 from ..core.primitives import SPELLINGS, rule
 from .fence import (
     CONSTANTS,
@@ -23,6 +23,7 @@ from .fence import (
 from .forms import Builder, Form
 from .lower import Lowering, default_value
 from .normalise import schedule, split, subsume
+from .structure import lower_structured, needs_structure
 
 
 def read_module(source: Source) -> Module:
@@ -135,18 +136,11 @@ def lower_function(mod: Module, name: str) -> Trace:
         raise mod.source.error(fdef, "a parameter name is repeated", "rename it")
     d = len(params)
     env = {p: Form.atom(i - d + 1) for i, p in enumerate(params)}
-    builder = Builder()
-    lowering = Lowering(mod, builder, env, (name,))
-    result = lowering.body(fdef)
-    builder.line = fdef.body[-1].lineno
-    if result.is_const():
-        output = builder.add("affine", (), (result.const,))
+    body, slots = None, {}
+    if needs_structure(mod, name):
+        body, steps, output, slots = lower_structured(mod, name, env, d)
     else:
-        output = builder.variable(result)
-    steps = subsume(builder.ordered())
-    steps = split(steps, builder.table)
-    checks = [s.index for s in steps if rule(s).may_fail(s)]
-    steps, output = schedule(steps, output, checks)
+        steps, output = _straight_line(mod, name, env)
     defaults = fdef.args.defaults
     first = d - len(defaults)
     default_values = {params[first + i]: default_value(mod, n) for i, n in enumerate(defaults)}
@@ -159,4 +153,23 @@ def lower_function(mod: Module, name: str) -> Trace:
         line=fdef.lineno,
         source_text=mod.source.text,
         arrays=mod.arrays,
+        body=body,
+        slots=slots,
     )
+
+
+def _straight_line(mod: Module, name: str, env: dict[str, Form]) -> tuple[list[Step], int]:
+    """The steps of a function without loops or branches, and the variable it returns."""
+    fdef = mod.functions[name]
+    builder = Builder()
+    lowering = Lowering(mod, builder, env, (name,))
+    result = lowering.body(fdef)
+    builder.line = fdef.body[-1].lineno
+    if result.is_const():
+        output = builder.add("affine", (), (result.const,))
+    else:
+        output = builder.variable(result)
+    steps = subsume(builder.ordered())
+    steps = split(steps, builder.table)
+    checks = [s.index for s in steps if rule(s).may_fail(s)]
+    return schedule(steps, output, checks)
