@@ -35,7 +35,7 @@ CASES: list[tuple[str, str, int, int, str]] = [
         9,
         "x = 0",
     ),
-    ("for over pairs", "def f(x):\n    for i, j in x:\n        x = i\n    return x\n", 2, 9, "i, j"),
+    ("for over pairs", "def f(x):\n    for i, j in x:\n        x = i\n    return x\n", 2, 9, "i,"),
     (
         "module-level for",
         "for i in range(3):\n    pass\n\n\ndef f(x):\n    return x\n",
